@@ -1,0 +1,45 @@
+# The two commands a newcomer needs are `make run` and `make test` (see README.md).
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+UV_VERSION := 0.13.9
+STAMP := $(VENV)/.installed-$(shell sha256sum requirements.lock 2>/dev/null | cut -c1-12)
+export PYTHONPATH := $(CURDIR)
+
+.PHONY: setup run train test test-fast lint lock clean db seed
+
+setup: $(STAMP)
+
+$(STAMP): requirements.lock
+	@py=$$(scripts/find-python310) || exit 1; \
+	if [ ! -x $(PY) ]; then echo "Creating $(VENV) with $$py"; $$py -m venv $(VENV) || exit 1; fi
+	@$(PY) -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+	$(VENV)/bin/uv pip sync --python $(PY) requirements.lock
+	@rm -f $(VENV)/.installed-* && touch $(STAMP)
+
+lock:
+	@$(PY) -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+	$(VENV)/bin/uv pip compile --python-version 3.10 requirements.in -o requirements.lock
+
+db: setup
+	$(PY) -m bot db upgrade
+
+seed: db
+	$(PY) -m bot seed-demo --if-empty
+
+train: setup
+	@scripts/train-if-stale models
+
+run: seed train
+	@scripts/run.sh
+
+test: setup
+	@scripts/test.sh
+
+lint: setup
+	$(VENV)/bin/uv pip install --python $(PY) --quiet ruff mypy
+	$(VENV)/bin/ruff check bot actions tests
+	$(VENV)/bin/mypy bot actions
+
+clean:
+	rm -rf $(VENV) models var .pytest_cache test-artifacts

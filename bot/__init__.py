@@ -1,0 +1,1 @@
+"""The billing customer-service assistant: the billing store, identity verification and channels."""

@@ -1,0 +1,1 @@
+"""The billing store: models, queries and services over subscribers' money."""

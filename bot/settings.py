@@ -1,0 +1,113 @@
+"""Typed settings read from environment variables, in one object.
+
+Every variable has a development default so a newcomer can run the assistant with no
+configuration; outside development (``BOT_ENV`` not ``development``/``test``) the defaults
+for secrets are refused.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEV_SECRET_KEY = "dev-only-secret-key-change-me"
+DEV_API_TOKEN = "dev-only-rasa-token"
+
+
+class SettingsError(RuntimeError):
+    """The environment does not describe a safe configuration."""
+
+
+def _default_database_url() -> str:
+    return f"sqlite:///{PROJECT_ROOT / 'var' / 'billing.db'}"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The assistant's configuration.
+
+    Attributes:
+        env: ``development``, ``test`` or ``production``.
+        database_url: SQLAlchemy URL of the billing store.
+        secret_key: key for keyed hashes of one-time codes and secrets (pepper).
+        api_token: token that Rasa's HTTP API requires.
+        sms_gateway: ``outbox`` (development: writes to the outbox table) or ``http``.
+        sms_gateway_url: the operator's SMS gateway endpoint when ``sms_gateway`` is ``http``.
+        sms_gateway_timeout: seconds before an SMS gateway request is abandoned.
+        password_iterations: PBKDF2 iterations for service passwords and ID digits.
+        action_endpoint: URL of the action server, as Rasa sees it.
+    """
+
+    env: str = "development"
+    database_url: str = field(default_factory=_default_database_url)
+    secret_key: str = DEV_SECRET_KEY
+    api_token: str = DEV_API_TOKEN
+    sms_gateway: str = "outbox"
+    sms_gateway_url: str = ""
+    sms_gateway_timeout: float = 5.0
+    password_iterations: int = 120_000
+    action_endpoint: str = "http://127.0.0.1:5055/webhook"
+
+    @property
+    def is_development(self) -> bool:
+        return self.env in ("development", "test")
+
+    def check(self) -> "Settings":
+        """Refuses unsafe settings outside development.
+
+        Returns:
+            The settings themselves, so the call can be chained.
+
+        Raises:
+            SettingsError: a default secret is used in production, or a value is invalid.
+        """
+        if self.env not in ("development", "test", "production"):
+            raise SettingsError(f"BOT_ENV must be development, test or production, not {self.env!r}")
+        if self.sms_gateway not in ("outbox", "http"):
+            raise SettingsError(f"BOT_SMS_GATEWAY must be outbox or http, not {self.sms_gateway!r}")
+        if not self.is_development:
+            problems = []
+            if self.secret_key == DEV_SECRET_KEY or len(self.secret_key) < 32:
+                problems.append("BOT_SECRET_KEY must be set to a random value of 32+ characters")
+            if self.api_token == DEV_API_TOKEN or len(self.api_token) < 24:
+                problems.append("RASA_API_TOKEN must be set to a random value of 24+ characters")
+            if self.sms_gateway == "outbox":
+                problems.append("BOT_SMS_GATEWAY=outbox only writes to a table; use http in production")
+            if problems:
+                raise SettingsError("; ".join(problems))
+        if self.sms_gateway == "http" and not self.sms_gateway_url:
+            raise SettingsError("BOT_SMS_GATEWAY=http needs BOT_SMS_GATEWAY_URL")
+        return self
+
+
+def settings_from_env(environ: "os._Environ[str] | dict[str, str] | None" = None) -> Settings:
+    """Builds settings from environment variables (see README, Configuration).
+
+    Args:
+        environ: the mapping to read; ``os.environ`` when not given.
+
+    Returns:
+        Checked settings.
+    """
+    env = os.environ if environ is None else environ
+    defaults = Settings()
+    return Settings(
+        env=env.get("BOT_ENV", defaults.env),
+        database_url=env.get("BOT_DATABASE_URL", defaults.database_url),
+        secret_key=env.get("BOT_SECRET_KEY", defaults.secret_key),
+        api_token=env.get("RASA_API_TOKEN", defaults.api_token),
+        sms_gateway=env.get("BOT_SMS_GATEWAY", defaults.sms_gateway),
+        sms_gateway_url=env.get("BOT_SMS_GATEWAY_URL", defaults.sms_gateway_url),
+        sms_gateway_timeout=float(env.get("BOT_SMS_GATEWAY_TIMEOUT", defaults.sms_gateway_timeout)),
+        password_iterations=int(env.get("BOT_PASSWORD_ITERATIONS", defaults.password_iterations)),
+        action_endpoint=env.get("ACTION_ENDPOINT", defaults.action_endpoint),
+    ).check()
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process's settings, read once from the environment."""
+    return settings_from_env()
