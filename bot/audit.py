@@ -1,0 +1,58 @@
+"""The audit log: every change to an account, who made it, and in which conversation."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Mapping, Optional
+
+from sqlalchemy.orm import Session
+
+from bot.billing.models import AuditLog
+
+_FORBIDDEN_KEYS = ("code", "otp", "password", "id_number", "id_last6", "secret")
+
+
+def record(
+    session: Session,
+    *,
+    at: datetime,
+    actor: str,
+    action: str,
+    subscriber_id: Optional[int] = None,
+    entity: str = "",
+    entity_id: Any = "",
+    conversation_id: Optional[str] = None,
+    details: Optional[Mapping[str, Any]] = None,
+) -> AuditLog:
+    """Adds an audit entry in the caller's transaction.
+
+    Args:
+        session: the unit of work the change happens in (the entry commits with it).
+        at: when (timezone-aware).
+        actor: ``subscriber:<id>``, ``agent:<id>``, ``system``, ``billing_feed`` or ``cli``.
+        action: what happened, e.g. ``verification.code_sent``.
+        subscriber_id: whose account.
+        entity: the kind of row changed, e.g. ``charge``.
+        entity_id: its id.
+        conversation_id: the conversation that caused it.
+        details: extra facts; keys naming secrets are refused.
+
+    Raises:
+        ValueError: ``details`` has a key that names a secret.
+    """
+    details = dict(details or {})
+    for key in details:
+        if any(word in key.lower() for word in _FORBIDDEN_KEYS):
+            raise ValueError(f"audit details must not carry secrets ({key!r})")
+    entry = AuditLog(
+        at=at,
+        actor=actor,
+        action=action,
+        subscriber_id=subscriber_id,
+        entity=entity,
+        entity_id=str(entity_id),
+        conversation_id=conversation_id,
+        details=details,
+    )
+    session.add(entry)
+    return entry
