@@ -1,0 +1,637 @@
+"""Identity verification of a conversation: SMS one-time codes, then an optional second factor.
+
+Rules (the limits are the constants below):
+
+* A code is sent only to a known number whose account is not closed, not while the number is
+  locked, and at most :data:`MAX_CODES_PER_HOUR` times per sliding hour. It is valid for
+  :data:`CODE_TTL`; only its keyed hash is stored; a new code supersedes the conversation's
+  earlier open challenges. The SMS goes out in the same transaction as the challenge.
+* Each challenge allows :data:`MAX_TRIES_PER_CODE` wrong answers, then it fails.
+  :data:`MAX_FAILURES_IN_ROW` wrong answers for a number (across challenges and conversations,
+  counted since its last success or lock) lock the number for :data:`LOCK_DURATION`.
+* A right code verifies the conversation at level ``basic``; the service password or the ID
+  number's last six digits, asked for afterwards, raise it to ``strong``. A verification ends
+  after :data:`IDLE_TIMEOUT` without activity.
+
+Nothing here logs, audits, stores or returns a code, password or ID digits in clear.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Optional
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session
+
+from bot import audit
+from bot.billing.models import Subscriber
+from bot.clock import Clock
+from bot.db import Store
+from bot.identity.errors import NotVerified, NumberLocked, TooManyCodes, UnknownNumber
+from bot.identity.hashing import code_hash, code_matches, normalise_id_digits, verify_secret
+from bot.identity.models import (
+    LEVELS,
+    NumberLock,
+    VerificationAttempt,
+    VerificationChallenge,
+    VerifiedConversation,
+)
+from bot.identity.sms import SmsGateway
+from bot.money import mask_phone
+from bot.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+# --- The limits, in one place. -------------------------------------------------------------
+#: How long a challenge (SMS code or second-factor question) can be answered.
+CODE_TTL = timedelta(minutes=5)
+#: Wrong answers allowed per challenge before it fails and a new one must be requested.
+MAX_TRIES_PER_CODE = 3
+#: Codes that may be sent to one number within :data:`CODE_WINDOW`.
+MAX_CODES_PER_HOUR = 5
+#: The sliding window of :data:`MAX_CODES_PER_HOUR`.
+CODE_WINDOW = timedelta(hours=1)
+#: Wrong answers in a row (since the last success or lock) that lock the number.
+MAX_FAILURES_IN_ROW = 5
+#: How long a locked number stays locked.
+LOCK_DURATION = timedelta(minutes=30)
+#: Inactivity after which a verified conversation must verify again.
+IDLE_TIMEOUT = timedelta(minutes=15)
+#: Digits in a one-time code.
+CODE_LENGTH = 6
+
+SMS_KIND = "verification_code"
+ACTOR = "system"
+_PHONE_RE = re.compile(r"^1\d{10}$")
+_LEVEL_RANK = {"basic": 1, "strong": 2}
+
+
+@dataclass(frozen=True)
+class CodeSent:
+    """A code was sent.
+
+    Attributes:
+        masked_phone: the number it went to, masked (``138****8000``).
+        expires_at: when the code stops being accepted (UTC).
+    """
+
+    masked_phone: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class AttemptResult:
+    """The outcome of one secret the subscriber typed.
+
+    Attributes:
+        result: ``ok``, ``wrong``, ``expired``, ``locked`` or ``no_challenge``.
+        factor: ``sms_otp`` or ``second_factor``; None when the conversation never had a challenge.
+        attempts_left: wrong answers still allowed before the challenge fails or the number is
+            locked, whichever comes first (0 when the challenge is spent); None after ``ok`` and
+            ``no_challenge``.
+        locked_until: the end of the number's lock when ``result`` is ``locked``.
+        level: the level reached (``basic`` or ``strong``) when ``result`` is ``ok``.
+    """
+
+    result: str
+    factor: Optional[str]
+    attempts_left: Optional[int] = None
+    locked_until: Optional[datetime] = None
+    level: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class Verified:
+    """A conversation whose subscriber proved who they are.
+
+    Attributes:
+        subscriber_id: the subscriber's id.
+        phone: the subscriber's number.
+        masked_phone: the number, masked for display.
+        level: ``basic`` (SMS code) or ``strong`` (plus password or ID digits).
+        verified_at: when the current level was reached (UTC).
+    """
+
+    subscriber_id: int
+    phone: str
+    masked_phone: str
+    level: str
+    verified_at: datetime
+
+
+def normalise_phone(phone: str) -> Optional[str]:
+    """An 11-digit mainland mobile number from what a subscriber typed, or None.
+
+    Spaces, dashes and a ``+86``/``86`` prefix are dropped: ``'+86 138-0013-8000' -> '13800138000'``.
+    """
+    digits = re.sub(r"[\s\-()]", "", phone or "")
+    if digits.startswith("+86"):
+        digits = digits[3:]
+    elif digits.startswith("86") and len(digits) == 13:
+        digits = digits[2:]
+    return digits if _PHONE_RE.match(digits) else None
+
+
+def _code_context(challenge: VerificationChallenge) -> str:
+    """What a code's hash is bound to: the challenge's stable identity.
+
+    The table has no nonce column, so the context is made of columns that never change once the
+    challenge exists: its id (known after a flush), conversation, number and creation instant.
+    A hash copied to another challenge row therefore never matches there.
+    """
+    created = challenge.created_at.astimezone(timezone.utc).isoformat(timespec="microseconds")
+    return f"challenge:{challenge.id}:{challenge.conversation_id}:{challenge.phone}:{created}"
+
+
+def _new_code() -> str:
+    """A uniformly random code of :data:`CODE_LENGTH` digits."""
+    return f"{secrets.randbelow(10**CODE_LENGTH):0{CODE_LENGTH}d}"
+
+
+def _sms_body(code: str) -> str:
+    minutes = int(CODE_TTL.total_seconds() // 60)
+    return f"【营业厅】您的验证码为{code}，{minutes}分钟内有效。如非本人操作请忽略。"
+
+
+class VerificationService:
+    """Verifies who is on the other end of a conversation, with the rules of this module."""
+
+    def __init__(self, store: Store, sms: SmsGateway, clock: Clock, settings: Settings) -> None:
+        """Creates the service.
+
+        Args:
+            store: the billing store; every access is one ``store.transaction()``.
+            sms: the gateway that sends codes.
+            clock: the source of every time.
+            settings: ``secret_key`` keys the code hashes and peppers the secret hashes.
+        """
+        self._store = store
+        self._sms = sms
+        self._clock = clock
+        self._key = settings.secret_key
+
+    # --- SMS codes ------------------------------------------------------------------------
+
+    def start_sms(self, conversation_id: str, phone: str) -> CodeSent:
+        """Sends a one-time code to ``phone`` and opens an ``sms_otp`` challenge.
+
+        Args:
+            conversation_id: the conversation the code will verify.
+            phone: the number the subscriber gave (``+86``, spaces and dashes are accepted).
+
+        Returns:
+            Where the code went (masked) and until when it is valid. Never the code.
+
+        Raises:
+            UnknownNumber: not a subscriber's number, or the account is closed.
+            NumberLocked: the number is locked after too many failures.
+            TooManyCodes: :data:`MAX_CODES_PER_HOUR` codes went to the number in the last hour.
+            SmsGatewayError: the SMS could not be sent; nothing was stored.
+            StoreUnavailable: the store cannot be reached.
+        """
+        number = normalise_phone(phone)
+        if number is None:
+            raise UnknownNumber()
+        masked = mask_phone(number)
+        now = self._clock.now()
+        with self._store.transaction() as session:
+            # The row lock serialises code requests for one number (PostgreSQL; SQLite
+            # serialises writers anyway), so the hourly limit cannot be raced.
+            subscriber = session.execute(
+                select(Subscriber).where(Subscriber.phone == number).with_for_update()
+            ).scalar_one_or_none()
+            if subscriber is None or subscriber.status == "closed":
+                raise UnknownNumber(masked)
+            self._refuse_if_locked(session, number, now)
+            sent = session.execute(
+                select(VerificationChallenge.created_at)
+                .where(
+                    VerificationChallenge.phone == number,
+                    VerificationChallenge.factor == "sms_otp",
+                    VerificationChallenge.created_at > now - CODE_WINDOW,
+                )
+                .order_by(VerificationChallenge.created_at)
+            ).scalars().all()
+            if len(sent) >= MAX_CODES_PER_HOUR:
+                raise TooManyCodes(sent[len(sent) - MAX_CODES_PER_HOUR] + CODE_WINDOW)
+
+            self._supersede_open(session, conversation_id)
+            challenge = VerificationChallenge(
+                conversation_id=conversation_id,
+                subscriber_id=subscriber.id,
+                phone=number,
+                factor="sms_otp",
+                created_at=now,
+                expires_at=now + CODE_TTL,
+                attempts=0,
+                status="open",
+            )
+            session.add(challenge)
+            session.flush()
+            code = _new_code()
+            challenge.code_hash = code_hash(code, key=self._key, context=_code_context(challenge))
+            self._sms.send(
+                session,
+                phone=number,
+                body=_sms_body(code),
+                kind=SMS_KIND,
+                subscriber_id=subscriber.id,
+                at=now,
+            )
+            audit.record(
+                session,
+                at=now,
+                actor=ACTOR,
+                action="verification.code_sent",
+                subscriber_id=subscriber.id,
+                entity="verification_challenge",
+                entity_id=challenge.id,
+                conversation_id=conversation_id,
+                details={"phone": masked, "expires_at": challenge.expires_at.isoformat()},
+            )
+            result = CodeSent(masked_phone=masked, expires_at=challenge.expires_at)
+        logger.info("verification code sent to %s for conversation %s", masked, conversation_id)
+        return result
+
+    # --- second factor --------------------------------------------------------------------
+
+    def request_second_factor(self, conversation_id: str) -> None:
+        """Asks for the service password or the ID number's last six digits.
+
+        Opens a ``second_factor`` challenge for the conversation's verified subscriber.
+
+        Args:
+            conversation_id: a conversation verified at least at level ``basic``.
+
+        Raises:
+            NotVerified: the conversation is not verified (``required_level`` is ``basic``).
+            NumberLocked: the subscriber's number is locked.
+            StoreUnavailable: the store cannot be reached.
+        """
+        now = self._clock.now()
+        with self._store.transaction() as session:
+            verified = self._current(session, conversation_id, now, touch=True)
+            if verified is None:
+                raise NotVerified("basic")
+            self._refuse_if_locked(session, verified.phone, now)
+            self._supersede_open(session, conversation_id)
+            challenge = VerificationChallenge(
+                conversation_id=conversation_id,
+                subscriber_id=verified.subscriber_id,
+                phone=verified.phone,
+                factor="second_factor",
+                code_hash=None,
+                created_at=now,
+                expires_at=now + CODE_TTL,
+                attempts=0,
+                status="open",
+            )
+            session.add(challenge)
+            session.flush()
+            audit.record(
+                session,
+                at=now,
+                actor=ACTOR,
+                action="verification.second_factor_requested",
+                subscriber_id=verified.subscriber_id,
+                entity="verification_challenge",
+                entity_id=challenge.id,
+                conversation_id=conversation_id,
+                details={"phone": verified.masked_phone, "expires_at": challenge.expires_at.isoformat()},
+            )
+
+    # --- answers ---------------------------------------------------------------------------
+
+    def pending_factor(self, conversation_id: str) -> Optional[str]:
+        """The factor the conversation is being asked for, if any.
+
+        One indexed query, cheap enough for a guard that runs on every incoming message.
+
+        Returns:
+            ``sms_otp`` or ``second_factor`` when the conversation has an open challenge (also
+            one past its expiry, so that the subscriber can be told it expired), else None.
+        """
+        with self._store.transaction() as session:
+            return session.execute(
+                select(VerificationChallenge.factor)
+                .where(
+                    VerificationChallenge.conversation_id == conversation_id,
+                    VerificationChallenge.status == "open",
+                )
+                .order_by(VerificationChallenge.id.desc())
+                .limit(1)
+            ).scalar_one_or_none()
+
+    def submit_secret(self, conversation_id: str, secret: str) -> AttemptResult:
+        """Checks what the subscriber typed against the conversation's latest challenge.
+
+        Args:
+            conversation_id: the conversation.
+            secret: the code, service password or ID digits as typed; never kept.
+
+        Returns:
+            The outcome; it is also recorded for :meth:`take_outcome`.
+
+        Raises:
+            StoreUnavailable: the store cannot be reached.
+        """
+        now = self._clock.now()
+        with self._store.transaction() as session:
+            challenge = session.execute(
+                select(VerificationChallenge)
+                .where(VerificationChallenge.conversation_id == conversation_id)
+                .order_by(VerificationChallenge.id.desc())
+                .limit(1)
+                .with_for_update()
+            ).scalar_one_or_none()
+            if challenge is None:
+                outcome = AttemptResult(result="no_challenge", factor=None)
+                self._record(session, conversation_id, None, "", outcome, now)
+                return outcome
+
+            lock = self._active_lock(session, challenge.phone, now)
+            if lock is not None:
+                outcome = AttemptResult(
+                    result="locked", factor=challenge.factor, attempts_left=0, locked_until=lock.locked_until
+                )
+            elif challenge.status != "open":
+                outcome = AttemptResult(result="no_challenge", factor=challenge.factor)
+            elif now > challenge.expires_at:
+                challenge.status = "expired"
+                outcome = AttemptResult(result="expired", factor=challenge.factor, attempts_left=0)
+            elif self._matches(session, challenge, secret):
+                outcome = self._succeed(session, challenge, now)
+            else:
+                outcome = self._fail(session, challenge, now)
+            self._record(session, conversation_id, challenge.subscriber_id, challenge.phone, outcome, now)
+        logger.info(
+            "verification attempt in conversation %s: %s (%s)",
+            conversation_id,
+            outcome.result,
+            outcome.factor,
+        )
+        return outcome
+
+    def take_outcome(self, conversation_id: str) -> Optional[AttemptResult]:
+        """The newest outcome not yet told to the subscriber; marks all of them as told.
+
+        Returns:
+            The newest unacknowledged attempt's outcome, or None (also on a second call).
+        """
+        with self._store.transaction() as session:
+            attempts = session.execute(
+                select(VerificationAttempt)
+                .where(
+                    VerificationAttempt.conversation_id == conversation_id,
+                    VerificationAttempt.acknowledged.is_(False),
+                )
+                .order_by(VerificationAttempt.id.desc())
+                .with_for_update()
+            ).scalars().all()
+            if not attempts:
+                return None
+            for attempt in attempts:
+                attempt.acknowledged = True
+            newest = attempts[0]
+            locked_until = None
+            if newest.result == "locked":
+                lock = session.get(NumberLock, newest.phone)
+                locked_until = lock.locked_until if lock is not None else None
+            level = None
+            if newest.result == "ok":
+                level = "basic" if newest.factor == "sms_otp" else "strong"
+            return AttemptResult(
+                result=newest.result,
+                factor=newest.factor or None,
+                attempts_left=newest.attempts_left,
+                locked_until=locked_until,
+                level=level,
+            )
+
+    # --- the verified state ----------------------------------------------------------------
+
+    def current(self, conversation_id: str, *, touch: bool = True) -> Optional[Verified]:
+        """The conversation's verification, if any and not idle for too long.
+
+        Args:
+            conversation_id: the conversation.
+            touch: count this as activity (refreshes the idle timer).
+
+        Returns:
+            The verification, or None when not verified or idle for more than
+            :data:`IDLE_TIMEOUT` (the stale verification is then removed).
+        """
+        now = self._clock.now()
+        with self._store.transaction() as session:
+            return self._current(session, conversation_id, now, touch=touch)
+
+    def require(self, conversation_id: str, level: str = "basic") -> Verified:
+        """The conversation's verification, which must be at least ``level`` (counts as activity).
+
+        Raises:
+            NotVerified: not verified, idle too long, or below ``level``.
+            ValueError: ``level`` is not ``basic`` or ``strong``.
+        """
+        if level not in LEVELS:
+            raise ValueError(f"unknown verification level {level!r}")
+        verified = self.current(conversation_id, touch=True)
+        if verified is None or _LEVEL_RANK[verified.level] < _LEVEL_RANK[level]:
+            raise NotVerified(level)
+        return verified
+
+    def end(self, conversation_id: str) -> None:
+        """Forgets the conversation's verification and withdraws its open challenges."""
+        now = self._clock.now()
+        with self._store.transaction() as session:
+            row = session.get(VerifiedConversation, conversation_id)
+            self._supersede_open(session, conversation_id)
+            if row is not None:
+                session.delete(row)
+                audit.record(
+                    session,
+                    at=now,
+                    actor=ACTOR,
+                    action="verification.ended",
+                    subscriber_id=row.subscriber_id,
+                    entity="verified_conversation",
+                    entity_id=conversation_id,
+                    conversation_id=conversation_id,
+                )
+
+    # --- helpers (all inside the caller's transaction) ----------------------------------------
+
+    @staticmethod
+    def _active_lock(session: Session, phone: str, now: datetime) -> Optional[NumberLock]:
+        lock = session.get(NumberLock, phone)
+        if lock is not None and lock.locked_until > now:
+            return lock
+        return None
+
+    def _refuse_if_locked(self, session: Session, phone: str, now: datetime) -> None:
+        lock = self._active_lock(session, phone, now)
+        if lock is not None:
+            raise NumberLocked(lock.locked_until)
+
+    @staticmethod
+    def _supersede_open(session: Session, conversation_id: str) -> None:
+        session.execute(
+            update(VerificationChallenge)
+            .where(
+                VerificationChallenge.conversation_id == conversation_id,
+                VerificationChallenge.status == "open",
+            )
+            .values(status="superseded")
+            .execution_options(synchronize_session="fetch")
+        )
+
+    def _matches(self, session: Session, challenge: VerificationChallenge, secret: str) -> bool:
+        if challenge.factor == "sms_otp":
+            typed = "".join((secret or "").split())
+            if not challenge.code_hash or len(typed) != CODE_LENGTH or not typed.isdigit():
+                return False
+            return code_matches(typed, challenge.code_hash, key=self._key, context=_code_context(challenge))
+        subscriber = session.get(Subscriber, challenge.subscriber_id)
+        if subscriber is None:
+            return False
+        typed = (secret or "").strip()
+        password_ok = verify_secret(typed, subscriber.password_hash, pepper=self._key)
+        id_ok = verify_secret(normalise_id_digits(typed), subscriber.id_last6_hash, pepper=self._key)
+        return password_ok or id_ok
+
+    def _succeed(self, session: Session, challenge: VerificationChallenge, now: datetime) -> AttemptResult:
+        challenge.status = "verified"
+        level = "basic" if challenge.factor == "sms_otp" else "strong"
+        row = session.get(VerifiedConversation, challenge.conversation_id)
+        if row is None:
+            session.add(
+                VerifiedConversation(
+                    conversation_id=challenge.conversation_id,
+                    subscriber_id=challenge.subscriber_id,
+                    level=level,
+                    verified_at=now,
+                    last_seen_at=now,
+                )
+            )
+        else:
+            row.subscriber_id = challenge.subscriber_id
+            row.level = level
+            row.verified_at = now
+            row.last_seen_at = now
+        return AttemptResult(result="ok", factor=challenge.factor, level=level)
+
+    def _fail(self, session: Session, challenge: VerificationChallenge, now: datetime) -> AttemptResult:
+        challenge.attempts = (challenge.attempts or 0) + 1
+        failures = self._failures_in_row(session, challenge.phone) + 1
+        if failures >= MAX_FAILURES_IN_ROW:
+            until = now + LOCK_DURATION
+            lock = session.get(NumberLock, challenge.phone)
+            if lock is None:
+                session.add(NumberLock(phone=challenge.phone, locked_at=now, locked_until=until))
+            else:
+                lock.locked_at = now
+                lock.locked_until = until
+            challenge.status = "failed"
+            # No challenge of the number stays answerable, in any conversation.
+            session.execute(
+                update(VerificationChallenge)
+                .where(VerificationChallenge.phone == challenge.phone, VerificationChallenge.status == "open")
+                .values(status="failed")
+                .execution_options(synchronize_session="fetch")
+            )
+            logger.warning("number %s locked after %d failures in a row", mask_phone(challenge.phone), failures)
+            return AttemptResult(result="locked", factor=challenge.factor, attempts_left=0, locked_until=until)
+        left = min(MAX_TRIES_PER_CODE - challenge.attempts, MAX_FAILURES_IN_ROW - failures)
+        if challenge.attempts >= MAX_TRIES_PER_CODE:
+            challenge.status = "failed"
+            left = 0
+        return AttemptResult(result="wrong", factor=challenge.factor, attempts_left=left)
+
+    @staticmethod
+    def _failures_in_row(session: Session, phone: str) -> int:
+        """Wrong answers for ``phone`` since its last success or lock (a ``locked`` attempt)."""
+        last_reset = (
+            select(func.coalesce(func.max(VerificationAttempt.id), 0))
+            .where(VerificationAttempt.phone == phone, VerificationAttempt.result.in_(("ok", "locked")))
+            .scalar_subquery()
+        )
+        return session.execute(
+            select(func.count(VerificationAttempt.id)).where(
+                VerificationAttempt.phone == phone,
+                VerificationAttempt.result == "wrong",
+                VerificationAttempt.id > last_reset,
+            )
+        ).scalar_one()
+
+    @staticmethod
+    def _record(
+        session: Session,
+        conversation_id: str,
+        subscriber_id: Optional[int],
+        phone: str,
+        outcome: AttemptResult,
+        now: datetime,
+    ) -> None:
+        session.add(
+            VerificationAttempt(
+                conversation_id=conversation_id,
+                subscriber_id=subscriber_id,
+                phone=phone,
+                factor=outcome.factor or "",
+                result=outcome.result,
+                at=now,
+                attempts_left=outcome.attempts_left,
+                acknowledged=False,
+            )
+        )
+        action = {"ok": "verification.succeeded", "locked": "verification.locked"}.get(
+            outcome.result, "verification.failed"
+        )
+        details: dict[str, object] = {"result": outcome.result, "factor": outcome.factor or ""}
+        if phone:
+            details["phone"] = mask_phone(phone)
+        if outcome.attempts_left is not None:
+            details["attempts_left"] = outcome.attempts_left
+        if outcome.locked_until is not None:
+            details["locked_until"] = outcome.locked_until.isoformat()
+        if outcome.level is not None:
+            details["level"] = outcome.level
+        audit.record(
+            session,
+            at=now,
+            actor=ACTOR,
+            action=action,
+            subscriber_id=subscriber_id,
+            entity="verification_attempt",
+            conversation_id=conversation_id,
+            details=details,
+        )
+
+    @staticmethod
+    def _current(session: Session, conversation_id: str, now: datetime, *, touch: bool) -> Optional[Verified]:
+        found = session.execute(
+            select(VerifiedConversation, Subscriber.phone)
+            .join(Subscriber, Subscriber.id == VerifiedConversation.subscriber_id)
+            .where(VerifiedConversation.conversation_id == conversation_id)
+        ).first()
+        if found is None:
+            return None
+        row, phone = found
+        if now - row.last_seen_at > IDLE_TIMEOUT:
+            session.execute(
+                delete(VerifiedConversation).where(VerifiedConversation.conversation_id == conversation_id)
+            )
+            return None
+        if touch:
+            row.last_seen_at = now
+        return Verified(
+            subscriber_id=row.subscriber_id,
+            phone=phone,
+            masked_phone=mask_phone(phone),
+            level=row.level,
+            verified_at=row.verified_at,
+        )
