@@ -46,6 +46,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         url: SQLAlchemy database URL.
         **kwargs: passed to ``create_engine``.
     """
+    # Bound parameters can carry an outbox body with a one-time code: never print them in errors or logs.
+    kwargs.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
         kwargs.setdefault("connect_args", {"timeout": 15})
         engine = create_engine(url, future=True, **kwargs)

@@ -77,7 +77,7 @@ def postgres_url() -> Iterator[str]:
 def _empty_postgres(store: Store) -> None:
     names = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
     with store.transaction() as session:
-        session.exec_driver_sql(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+        session.connection().exec_driver_sql(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])

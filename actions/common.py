@@ -1,0 +1,106 @@
+"""What every account action shares: lazy services and the verification gate.
+
+Verification state lives in the store and is looked up by the conversation id; slots only
+steer the dialogue (``verification_needed``) and never grant access.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import unicodedata
+from abc import ABC, abstractmethod
+from typing import Any, Callable, Dict, List, Optional, Text
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from bot.app import Services, get_services
+from bot.clock import to_local
+from bot.identity.service import Verified
+
+logger = logging.getLogger(__name__)
+
+# A resumable request: called with the verified subscriber once verification succeeds.
+Handler = Callable[[Services, CollectingDispatcher, Tracker, Verified], List[EventType]]
+RESUMABLE: Dict[str, Handler] = {}
+
+# Intents that interrupt a form instead of answering its question.
+INTERRUPTING_INTENTS = frozenset({"stop", "request_human", "goodbye"})
+
+_PHONE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
+
+
+def resumable(request: str) -> Callable[[Handler], Handler]:
+    """Registers a handler that ``action_verification_done`` runs once the subscriber is verified."""
+
+    def register(handler: Handler) -> Handler:
+        RESUMABLE[request] = handler
+        return handler
+
+    return register
+
+
+def latest_intent(tracker: Tracker) -> Optional[str]:
+    return (tracker.latest_message or {}).get("intent", {}).get("name")
+
+
+def find_phone(tracker: Tracker) -> Optional[str]:
+    """The mobile number in the latest message: the entity, or eleven digits in the text."""
+    for value in tracker.get_latest_entity_values("phone_number"):
+        digits = re.sub(r"\D", "", unicodedata.normalize("NFKC", str(value)))
+        if _PHONE.fullmatch(digits):
+            return digits
+    text = unicodedata.normalize("NFKC", (tracker.latest_message or {}).get("text") or "")
+    match = _PHONE.search(re.sub(r"(?<=\d)[\s-](?=\d)", "", text))
+    return match.group(0) if match else None
+
+
+def local_time(when: Any) -> str:
+    """``HH:MM`` in Asia/Shanghai, as subscribers read times."""
+    return to_local(when).strftime("%H:%M")
+
+
+class ServiceAction(Action, ABC):
+    """An action with injectable services (tests hand in their own; the server builds them lazily)."""
+
+    def __init__(self, services: Optional[Services] = None) -> None:
+        self._services = services
+
+    @property
+    def services(self) -> Services:
+        if self._services is None:
+            self._services = get_services()
+        return self._services
+
+    @abstractmethod
+    def name(self) -> Text:
+        """The action's name in the domain."""
+
+
+class GatedRequestAction(ServiceAction, ABC):
+    """An account request that needs a verified conversation; otherwise starts verification.
+
+    Subclasses set ``request`` (a key in ``RESUMABLE``) and ``level``.
+    """
+
+    request: str = ""
+    level: str = "basic"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[EventType]:
+        from bot.db import StoreUnavailable
+
+        try:
+            verified = self.services.verification.current(tracker.sender_id)
+        except StoreUnavailable:
+            logger.warning("store unavailable while checking verification")
+            dispatcher.utter_message(response="utter_service_unavailable")
+            return [SlotSet("verification_needed", False)]
+        if verified is None or (self.level == "strong" and verified.level != "strong"):
+            dispatcher.utter_message(response="utter_need_verification")
+            return [SlotSet("pending_request", self.request), SlotSet("verification_needed", True)]
+        events = RESUMABLE[self.request](self.services, dispatcher, tracker, verified)
+        return [SlotSet("verification_needed", False), *events]

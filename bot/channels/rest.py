@@ -1,0 +1,91 @@
+"""REST channel for the operator's App: bearer-token authenticated, secrets guarded.
+
+``POST /webhooks/rest/webhook`` with ``Authorization: Bearer <token>`` and a JSON body
+``{"sender": "<conversation id>", "message": "<text>", "metadata": {...}}`` answers with the
+bot's messages as a JSON list, like Rasa's own REST channel. The App's backend holds the
+token and chooses the conversation ids (unguessable, one per subscriber session).
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from typing import Any, Awaitable, Callable, Dict, Optional, Text
+
+from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from bot.channels.guard import SecretGuard, default_guard
+
+logger = logging.getLogger(__name__)
+
+MAX_MESSAGE_CHARS = 5000
+FAILURE_TEXT = "抱歉，系统暂时繁忙，这次没能为您处理，您的账户没有任何变动。请稍后再试，或回复“转人工”。"
+
+
+class AuthenticatedRestInput(InputChannel):
+    """Rasa's REST protocol behind a bearer token, with the secret guard in front of Rasa."""
+
+    @classmethod
+    def name(cls) -> Text:
+        return "rest"
+
+    @classmethod
+    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> InputChannel:
+        token = (credentials or {}).get("token")
+        if not token or str(token).startswith("${"):
+            raise ValueError(
+                "The REST channel needs a token: set REST_CHANNEL_TOKEN (credentials.yml: rest token)."
+            )
+        return cls(str(token))
+
+    def __init__(self, token: str, guard: Optional[SecretGuard] = None) -> None:
+        self.token = token
+        self.guard = guard or default_guard()
+
+    def _authorised(self, request: Request) -> bool:
+        header = request.headers.get("Authorization", "")
+        scheme, _, supplied = header.partition(" ")
+        return scheme.lower() == "bearer" and hmac.compare_digest(supplied.strip().encode(), self.token.encode())
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        hook = Blueprint(f"authenticated_rest_{id(self)}", __name__)
+        guarded = self.guard.wrap(on_new_message)
+
+        @hook.route("/", methods=["GET"])
+        async def health(_: Request) -> HTTPResponse:
+            return response.json({"status": "ok"})
+
+        @hook.route("/webhook", methods=["POST"])
+        async def receive(request: Request) -> HTTPResponse:
+            if not self._authorised(request):
+                return response.json({"error": "unauthorised"}, status=401)
+            body = request.json if isinstance(request.json, dict) else None
+            if body is None:
+                return response.json({"error": "expected a JSON object"}, status=400)
+            sender = body.get("sender")
+            text = body.get("message")
+            if not isinstance(sender, str) or not sender.strip() or len(sender) > 100:
+                return response.json({"error": "sender must be a non-empty string of at most 100 characters"}, status=400)
+            if not isinstance(text, str):
+                return response.json({"error": "message must be a string"}, status=400)
+            metadata = body.get("metadata") if isinstance(body.get("metadata"), dict) else None
+            collector = CollectingOutputChannel()
+            try:
+                await guarded(
+                    UserMessage(
+                        text[:MAX_MESSAGE_CHARS],
+                        collector,
+                        sender,
+                        input_channel=self.name(),
+                        metadata=metadata,
+                    )
+                )
+            except Exception:  # noqa: BLE001 - the subscriber gets a kind answer; the text is not logged
+                logger.exception("handling a REST message failed")
+                collector.messages.append({"recipient_id": sender, "text": FAILURE_TEXT})
+            return response.json(collector.messages)
+
+        return hook

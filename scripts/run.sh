@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Starts the action server and the Rasa server, prints the URLs, stops both on Ctrl-C.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/env.sh
+mkdir -p var
+model=$(scripts/train-if-stale models | tail -n 1)
+
+for port in "$ACTION_SERVER_PORT" "$RASA_PORT"; do
+  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+    echo "Port $port is already in use: stop what runs there, or set RASA_PORT / ACTION_SERVER_PORT." >&2
+    exit 1
+  fi
+done
+
+pids=()
+stop() {
+  trap - INT TERM EXIT
+  echo; echo "Stopping ..."
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  echo "Stopped."
+}
+trap stop INT TERM EXIT
+
+.venv/bin/python -m bot.action_server --port "$ACTION_SERVER_PORT" >var/action-server.log 2>&1 &
+pids+=($!)
+.venv/bin/rasa run --model "$model" --endpoints endpoints.yml --credentials credentials.yml \
+  --interface "$RASA_HOST" --port "$RASA_PORT" --enable-api --auth-token "$RASA_API_TOKEN" \
+  >var/rasa.log 2>&1 &
+pids+=($!)
+
+echo "Starting (logs in var/rasa.log and var/action-server.log) ..."
+for _ in $(seq 1 180); do
+  if curl -fsS "http://127.0.0.1:$RASA_PORT/webhooks/rest/" >/dev/null 2>&1 \
+     && curl -fsS "http://127.0.0.1:$ACTION_SERVER_PORT/health" >/dev/null 2>&1; then
+    cat <<MSG
+
+The assistant is running.
+  REST channel:  http://127.0.0.1:$RASA_PORT/webhooks/rest/webhook   (Authorization: Bearer \$REST_CHANNEL_TOKEN)
+  socket.io:     http://127.0.0.1:$RASA_PORT/socket.io
+  HTTP API:      http://127.0.0.1:$RASA_PORT/   (?token=\$RASA_API_TOKEN)
+  Action server: http://127.0.0.1:$ACTION_SERVER_PORT/webhook (?token=\$ACTION_SERVER_TOKEN)
+
+Try it:
+  curl -s -H "Authorization: Bearer $REST_CHANNEL_TOKEN" -H 'Content-Type: application/json' \\
+    -d '{"sender":"demo-1","message":"查一下我的余额"}' http://127.0.0.1:$RASA_PORT/webhooks/rest/webhook
+  .venv/bin/python -m bot outbox 13800138000     # the SMS code the demo phone "received"
+
+Press Ctrl-C to stop.
+MSG
+    wait -n "${pids[@]}" || true
+    echo "A server stopped; see var/rasa.log and var/action-server.log." >&2
+    exit 1
+  fi
+  for pid in "${pids[@]}"; do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      echo "A server failed to start; see var/rasa.log and var/action-server.log:" >&2
+      tail -n 20 var/rasa.log var/action-server.log >&2
+      exit 1
+    fi
+  done
+  sleep 1
+done
+echo "The servers did not become ready in 180 s; see var/rasa.log and var/action-server.log." >&2
+exit 1
