@@ -1,0 +1,164 @@
+"""Real servers for end-to-end tests: the action server and Rasa with a trained model.
+
+``make test`` trains a model into a temporary folder and exports ``BOT_TEST_MODEL``. The
+servers run on free loopback ports against a seeded SQLite billing store of their own, with
+debug logging, so tests can also read the logs for leaked secrets.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator, List
+
+import pytest
+import requests
+from sqlalchemy import select
+
+from bot.billing.models import Notification
+from bot.billing.seed import seed_demo
+from bot.clock import SystemClock
+from bot.db import Store
+from bot.migrate import upgrade
+from bot.settings import PROJECT_ROOT, settings_from_env
+
+REST_TOKEN = "e2e-rest-token"
+API_TOKEN = "e2e-api-token"
+ACTION_TOKEN = "e2e-action-token"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Servers:
+    rasa_url: str
+    action_url: str
+    store: Store
+    logs: List[Path] = field(default_factory=list)
+
+    def say(self, sender: str, text: str) -> List[str]:
+        """Sends ``text`` over the REST channel and returns the bot's texts."""
+        reply = requests.post(
+            f"{self.rasa_url}/webhooks/rest/webhook",
+            json={"sender": sender, "message": text},
+            headers={"Authorization": f"Bearer {REST_TOKEN}"},
+            timeout=30,
+        )
+        reply.raise_for_status()
+        return [m.get("text", "") for m in reply.json()]
+
+    def latest_code(self, phone: str) -> str:
+        """The code in the newest SMS the development gateway "sent" to ``phone``."""
+        import re
+
+        with self.store.transaction() as session:
+            body = session.scalars(
+                select(Notification.body)
+                .where(Notification.phone == phone, Notification.kind == "otp")
+                .order_by(Notification.id.desc())
+                .limit(1)
+            ).one()
+        match = re.search(r"\d{6}", body)
+        assert match, "the outbox SMS carries a six-digit code"
+        return match.group(0)
+
+    def tracker(self, sender: str) -> str:
+        reply = requests.get(
+            f"{self.rasa_url}/conversations/{sender}/tracker", params={"token": API_TOKEN}, timeout=30
+        )
+        reply.raise_for_status()
+        return reply.text
+
+    def log_text(self) -> str:
+        return "\n".join(p.read_text(errors="replace") for p in self.logs if p.exists())
+
+
+def _wait(url: str, proc: subprocess.Popen, log: Path, seconds: int = 240) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited early:\n{log.read_text(errors='replace')[-3000:]}")
+        try:
+            if requests.get(url, timeout=2).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.5)
+    raise RuntimeError(f"server not ready after {seconds}s:\n{log.read_text(errors='replace')[-3000:]}")
+
+
+@pytest.fixture(scope="session")
+def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
+    model = os.environ.get("BOT_TEST_MODEL")
+    if not model or not Path(model).exists():
+        if os.environ.get("CI"):
+            pytest.fail("BOT_TEST_MODEL is not set: run the suite with `make test`")
+        pytest.skip("needs a trained model: run `make test` (it sets BOT_TEST_MODEL)")
+    tmp = tmp_path_factory.mktemp("e2e")
+    url = f"sqlite:///{tmp / 'billing.db'}"
+    upgrade(url)
+    store = Store.from_url(url)
+    env = dict(os.environ)
+    env.update(
+        BOT_ENV="test",
+        BOT_DATABASE_URL=url,
+        BOT_PASSWORD_ITERATIONS="1000",
+        RASA_TRACKER_DB=str(tmp / "tracker.db"),
+        REST_CHANNEL_TOKEN=REST_TOKEN,
+        ACTION_SERVER_TOKEN=ACTION_TOKEN,
+        RASA_TELEMETRY_ENABLED="false",
+        LOG_LEVEL="DEBUG",
+        PYTHONPATH=str(PROJECT_ROOT),
+    )
+    with store.transaction() as session:
+        seed_demo(session, SystemClock().now(), settings_from_env(env))
+    action_port, rasa_port = _free_port(), _free_port()
+    env["ACTION_ENDPOINT"] = f"http://127.0.0.1:{action_port}/webhook"
+    bin_dir = Path(sys.executable).parent
+    action_log, rasa_log = tmp / "action-server.log", tmp / "rasa.log"
+    procs = []
+    with open(action_log, "w") as alog, open(rasa_log, "w") as rlog:
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "bot.action_server", "--port", str(action_port)],
+                cwd=PROJECT_ROOT, env=env, stdout=alog, stderr=subprocess.STDOUT,
+            )
+        )
+        procs.append(
+            subprocess.Popen(
+                [
+                    str(bin_dir / "rasa"), "run", "--model", model,
+                    "--endpoints", "endpoints.yml", "--credentials", "credentials.yml",
+                    "--interface", "127.0.0.1", "--port", str(rasa_port),
+                    "--enable-api", "--auth-token", API_TOKEN, "--debug",
+                ],
+                cwd=PROJECT_ROOT, env=env, stdout=rlog, stderr=subprocess.STDOUT,
+            )
+        )
+    try:
+        _wait(f"http://127.0.0.1:{action_port}/health", procs[0], action_log)
+        _wait(f"http://127.0.0.1:{rasa_port}/webhooks/rest/", procs[1], rasa_log)
+        yield Servers(
+            rasa_url=f"http://127.0.0.1:{rasa_port}",
+            action_url=f"http://127.0.0.1:{action_port}",
+            store=store,
+            logs=[action_log, rasa_log],
+        )
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        store.dispose()
