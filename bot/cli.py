@@ -1,0 +1,324 @@
+"""Operator and demo commands: ``python -m bot <command>``.
+
+Commands::
+
+    python -m bot db upgrade                       migrate the store to the latest schema
+    python -m bot seed-demo [--if-empty]           write the demo accounts
+    python -m bot show PHONE                       an account at a glance
+    python -m bot outbox PHONE [--limit N]         what the development SMS gateway "sent"
+    python -m bot post-charge PHONE --amount 10.00 --kind vas [--service CODE] [--description TEXT]
+
+The store comes from the settings (``BOT_DATABASE_URL``) and is opened only inside a command.
+Expected problems (unknown number, bad amount, unreachable database) print a short message
+and exit with 1; success exits with 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from typing import Callable, Optional, Sequence, TextIO
+
+from bot.billing.errors import BillingError, InvalidAmount
+from bot.clock import Clock, SystemClock, to_local
+from bot.money import mask_phone, yuan
+
+_YUAN_RE = re.compile(r"^(\d{1,9})(?:\.(\d{1,2}))?$")
+
+
+class CommandError(Exception):
+    """An expected problem a command reports to the operator (exit code 1)."""
+
+
+def parse_yuan(text: str) -> int:
+    """Parses an amount of yuan written by a person into fen, exactly (no float).
+
+    ``'10'`` → 1000, ``'10.5'`` → 1050, ``'0.01'`` → 1; a trailing ``元`` or a leading ``¥`` is
+    allowed.
+
+    Raises:
+        InvalidAmount: not a positive amount with at most two decimals.
+    """
+    cleaned = str(text).strip().removeprefix("¥").removeprefix("￥").removesuffix("元").strip()
+    match = _YUAN_RE.match(cleaned)
+    if match is None:
+        raise InvalidAmount(text)
+    whole, decimals = match.group(1), (match.group(2) or "").ljust(2, "0")
+    fen = int(whole) * 100 + int(decimals)
+    if fen <= 0:
+        raise InvalidAmount(text)
+    return fen
+
+
+def _limit(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"须为正整数：{text}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"须为正整数：{text}")
+    return value
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        self.exit(1, f"参数错误：{message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``python -m bot``."""
+    from bot.billing.models import CHARGE_KINDS
+
+    parser = _Parser(prog="python -m bot", description="计费客服助手：运维与演示命令")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    commands.required = True
+
+    db = commands.add_parser("db", help="数据库迁移")
+    db_commands = db.add_subparsers(dest="db_command", metavar="ACTION", parser_class=_Parser)
+    db_commands.required = True
+    upgrade = db_commands.add_parser("upgrade", help="把数据库升级到最新结构")
+    upgrade.set_defaults(handler=_cmd_db_upgrade)
+
+    seed = commands.add_parser("seed-demo", help="写入演示账户")
+    seed.add_argument("--if-empty", action="store_true", help="数据库中已有用户时跳过")
+    seed.set_defaults(handler=_cmd_seed_demo)
+
+    show = commands.add_parser("show", help="查看账户概况")
+    show.add_argument("phone", metavar="PHONE", help="手机号码")
+    show.set_defaults(handler=_cmd_show)
+
+    outbox = commands.add_parser("outbox", help="查看开发短信网关发往某号码的消息")
+    outbox.add_argument("phone", metavar="PHONE", help="手机号码")
+    outbox.add_argument("--limit", type=_limit, default=20, help="最多显示几条（默认 20）")
+    outbox.set_defaults(handler=_cmd_outbox)
+
+    charge = commands.add_parser("post-charge", help="像计费系统一样记一笔扣费")
+    charge.add_argument("phone", metavar="PHONE", help="手机号码")
+    charge.add_argument("--amount", required=True, help="金额（元），如 10.00")
+    charge.add_argument("--kind", required=True, choices=CHARGE_KINDS, help="扣费类型")
+    charge.add_argument("--service", default=None, help="增值业务代码，如 video_ringtone")
+    charge.add_argument("--description", default="", help="账单摘要（默认按业务或类型生成）")
+    charge.set_defaults(handler=_cmd_post_charge)
+    return parser
+
+
+def _settings():  # type: ignore[no-untyped-def]
+    from bot.settings import get_settings
+
+    return get_settings()
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - only for display
+        return "(无法解析的数据库地址)"
+
+
+def _open_store():  # type: ignore[no-untyped-def]
+    """The store of the settings; refuses a SQLite file that was never created."""
+    from pathlib import Path
+
+    from sqlalchemy.engine import make_url
+
+    from bot.db import Store
+
+    url = _settings().database_url
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":
+        if not Path(parsed.database).exists():
+            raise CommandError(f"数据库尚未创建：{parsed.database}\n请先运行：python -m bot db upgrade")
+    return Store.from_url(url)
+
+
+def _cmd_db_upgrade(args: argparse.Namespace, clock: Clock, out: TextIO) -> int:
+    from bot.migrate import upgrade
+
+    url = _settings().database_url
+    upgrade(url)
+    print(f"数据库已升级到最新结构：{_safe_url(url)}", file=out)
+    return 0
+
+
+def _cmd_seed_demo(args: argparse.Namespace, clock: Clock, out: TextIO) -> int:
+    from bot.billing.seed import DEMO_PASSWORD, DEMO_STORIES, has_subscribers, seed_demo
+
+    settings = _settings()
+    if not settings.is_development:
+        raise CommandError("演示数据只能写入开发或测试环境（BOT_ENV=development/test）")
+    store = _open_store()
+    try:
+        with store.transaction() as session:
+            if args.if_empty and has_subscribers(session):
+                print("数据库中已有用户，跳过演示数据（--if-empty）。", file=out)
+                return 0
+            report = seed_demo(session, clock.now(), settings)
+    finally:
+        store.dispose()
+    if not report.seeded:
+        print("演示账户已存在，未做任何改动。", file=out)
+        return 0
+    names = {s.phone: s for s in DEMO_STORIES}
+    print(f"已写入 {len(report.created)} 个演示账户（{report.charges} 笔扣费，{report.payments} 笔缴费，"
+          f"{report.bills} 张账单）：", file=out)
+    for phone in report.created:
+        story = names[phone]
+        print(f"  {phone}  {story.name}  余额 {yuan(story.balance_fen)} 元  {story.story}", file=out)
+    if report.skipped:
+        print(f"已存在、未改动：{'、'.join(report.skipped)}", file=out)
+    print(f"演示账户的服务密码均为 {DEMO_PASSWORD}。", file=out)
+    return 0
+
+
+def _gb(mb: int) -> str:
+    return f"{mb / 1024:.1f} GB"
+
+
+def _cmd_show(args: argparse.Namespace, clock: Clock, out: TextIO) -> int:
+    from bot.billing.queries import CHANNEL_LABELS, account_summary, describe_alert, normalise_phone
+
+    if normalise_phone(args.phone) is None:
+        raise CommandError(f"号码格式不正确：{args.phone}（应为 11 位手机号码）")
+    store = _open_store()
+    try:
+        with store.transaction() as session:
+            summary = account_summary(session, args.phone, clock.now())
+    finally:
+        store.dispose()
+
+    lines = [
+        f"号码：{summary.masked_phone}（{summary.name}）",
+        f"状态：{summary.status_label}",
+        f"套餐：{summary.plan_name}（{yuan(summary.plan_fee_fen)} 元/月）",
+        f"余额：{yuan(summary.balance_fen)} 元",
+        f"欠费：{yuan(summary.arrears_fen)} 元",
+        f"本月消费（{summary.period}）：{yuan(summary.month_spend_fen)} 元",
+    ]
+    if summary.contract_end is not None:
+        lines.append(f"合约：至 {summary.contract_end.isoformat()}，提前解约违约金 "
+                     f"{yuan(summary.early_termination_fee_fen)} 元")
+    else:
+        lines.append("合约：无")
+    if summary.subscriptions:
+        lines.append("已订增值业务：")
+        for sub in summary.subscriptions:
+            fee = f"{yuan(sub.fee_fen)} 元/次" if sub.billing == "per_use" else f"{yuan(sub.fee_fen)} 元/月"
+            used = ("从未使用" if sub.last_used_at is None
+                    else f"最近使用 {to_local(sub.last_used_at):%Y-%m-%d}")
+            lines.append(f"  - {sub.service_name}（{sub.service_code}）{fee}，"
+                         f"{CHANNEL_LABELS.get(sub.channel, sub.channel)}开通，"
+                         f"{to_local(sub.started_at):%Y-%m-%d} 起，{used}")
+    else:
+        lines.append("已订增值业务：无")
+    if summary.alerts:
+        lines.append("提醒设置：")
+        lines.extend(f"  - {describe_alert(rule)}" for rule in summary.alerts)
+    else:
+        lines.append("提醒设置：无")
+    usage = summary.data_usage
+    if usage is not None:
+        lines.append(f"本月流量：已用 {_gb(usage.data_used_mb)} / {_gb(usage.data_allowance_mb)}"
+                     f"（{usage.data_percent}%）；"
+                     f"通话 {usage.voice_used_minutes}/{usage.voice_allowance_minutes} 分钟；"
+                     f"短信 {usage.sms_used}/{usage.sms_allowance} 条")
+    else:
+        lines.append("本月流量：暂无记录")
+    print("\n".join(lines), file=out)
+    return 0
+
+
+def _cmd_outbox(args: argparse.Namespace, clock: Clock, out: TextIO) -> int:
+    from bot.billing.queries import NOTIFY_CHANNEL_LABELS, list_outbox, normalise_phone
+
+    number = normalise_phone(args.phone)
+    if number is None:
+        raise CommandError(f"号码格式不正确：{args.phone}（应为 11 位手机号码）")
+    store = _open_store()
+    try:
+        with store.transaction() as session:
+            messages = list_outbox(session, number, limit=args.limit)
+    finally:
+        store.dispose()
+    if not messages:
+        print(f"没有发往 {mask_phone(number)} 的消息。", file=out)
+        return 0
+    print(f"发往 {mask_phone(number)} 的消息（最新在前，共 {len(messages)} 条）：", file=out)
+    for message in messages:
+        channel = NOTIFY_CHANNEL_LABELS.get(message.channel, message.channel)
+        status = "" if message.status == "sent" else f"（{message.status}）"
+        print(f"{to_local(message.created_at):%Y-%m-%d %H:%M:%S}  {channel}  [{message.kind}]{status}  "
+              f"{message.body}", file=out)
+    return 0
+
+
+def _cmd_post_charge(args: argparse.Namespace, clock: Clock, out: TextIO) -> int:
+    from bot.billing.queries import normalise_phone
+    from bot.billing.services import post_charge
+
+    amount_fen = parse_yuan(args.amount)
+    if normalise_phone(args.phone) is None:
+        raise CommandError(f"号码格式不正确：{args.phone}（应为 11 位手机号码）")
+    store = _open_store()
+    try:
+        with store.transaction() as session:
+            result = post_charge(
+                session,
+                phone=args.phone,
+                amount_fen=amount_fen,
+                item_kind=args.kind,
+                description=args.description,
+                service_code=args.service,
+                at=clock.now(),
+                actor="cli",
+            )
+    finally:
+        store.dispose()
+    print(f"已扣费：{mask_phone(result.phone)}  {result.description}  {yuan(result.amount_fen)} 元"
+          f"（账期 {result.bill_period}，扣费编号 {result.charge_id}）", file=out)
+    print(f"当前余额：{yuan(result.balance_fen)} 元；"
+          f"本期账单合计：{yuan(result.bill_total_fen)} 元", file=out)
+    return 0
+
+
+Handler = Callable[[argparse.Namespace, Clock, TextIO], int]
+
+
+def main(argv: Optional[Sequence[str]] = None, *, clock: Optional[Clock] = None,
+         out: Optional[TextIO] = None, err: Optional[TextIO] = None) -> int:
+    """Runs one command; returns the exit code (0 success, 1 any error) instead of raising.
+
+    Args:
+        argv: the arguments, without the program name; ``sys.argv[1:]`` when not given.
+        clock: the time source (tests pass a ``FixedClock``); the system clock by default.
+        out: where results go; standard output by default.
+        err: where error messages go; standard error by default.
+    """
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from bot.db import StoreUnavailable
+    from bot.settings import SettingsError
+
+    out = out or sys.stdout
+    err = err or sys.stderr
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:
+        return 0 if exc.code in (0, None) else 1
+    handler: Handler = args.handler
+    try:
+        return handler(args, clock or SystemClock(), out)
+    except (BillingError, CommandError) as exc:
+        print(f"错误：{exc}", file=err)
+    except SettingsError as exc:
+        print(f"配置错误：{exc}", file=err)
+    except StoreUnavailable as exc:
+        print(f"无法访问数据库（{exc}）。请确认数据库已启动、BOT_DATABASE_URL 正确，"
+              "并已运行 python -m bot db upgrade。", file=err)
+    except SQLAlchemyError as exc:
+        print(f"数据库出错（{exc.__class__.__name__}）。请确认数据库可以连接、BOT_DATABASE_URL 正确，"
+              "并已运行 python -m bot db upgrade。", file=err)
+    return 1
