@@ -63,7 +63,7 @@ class Servers:
         with self.store.transaction() as session:
             body = session.scalars(
                 select(Notification.body)
-                .where(Notification.phone == phone, Notification.kind == "otp")
+                .where(Notification.phone == phone, Notification.kind == "verification_code")
                 .order_by(Notification.id.desc())
                 .limit(1)
             ).one()

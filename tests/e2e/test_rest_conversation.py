@@ -6,7 +6,7 @@ import uuid
 from datetime import timedelta
 
 import requests
-from sqlalchemy import update
+from sqlalchemy import select
 
 from bot.identity.models import VerificationChallenge
 from tests.e2e.conftest import ACTION_TOKEN, REST_TOKEN, Servers
@@ -68,14 +68,11 @@ def test_expired_code_is_refused_and_a_new_one_works(servers: Servers) -> None:
     code = _start(servers, sender, "13500135000")
     # Six minutes pass: move the challenge into the past.
     with servers.store.transaction() as session:
-        session.execute(
-            update(VerificationChallenge)
-            .where(VerificationChallenge.conversation_id == sender)
-            .values(
-                created_at=VerificationChallenge.created_at - timedelta(minutes=6),
-                expires_at=VerificationChallenge.expires_at - timedelta(minutes=6),
-            )
-        )
+        for challenge in session.scalars(
+            select(VerificationChallenge).where(VerificationChallenge.conversation_id == sender)
+        ):
+            challenge.created_at -= timedelta(minutes=6)
+            challenge.expires_at -= timedelta(minutes=6)
     assert "超过5分钟有效期" in _joined(servers.say(sender, code))
     assert "验证码已发送至 135****5000" in _joined(servers.say(sender, "重发"))
     answer = _joined(servers.say(sender, servers.latest_code("13500135000")))
