@@ -9,7 +9,17 @@ from sqlalchemy.orm import Session
 
 from bot.billing.models import AuditLog
 
-_FORBIDDEN_KEYS = ("code", "otp", "password", "id_number", "id_last6", "secret")
+# Key words that name a secret; a key is refused when one of its ``_``-separated words is one.
+_SECRET_WORDS = frozenset({"code", "otp", "password", "passwd", "pin", "secret", "last6", "idnumber"})
+_NOT_SECRET = frozenset({"service_code", "plan_code", "ticket_code"})
+
+
+def _names_secret(key: str) -> bool:
+    lowered = key.lower()
+    if lowered in _NOT_SECRET:
+        return False
+    words = set(lowered.replace("-", "_").split("_"))
+    return bool(words & _SECRET_WORDS) or "id_number" in lowered or "id_last" in lowered
 
 
 def record(
@@ -42,7 +52,7 @@ def record(
     """
     details = dict(details or {})
     for key in details:
-        if any(word in key.lower() for word in _FORBIDDEN_KEYS):
+        if _names_secret(key):
             raise ValueError(f"audit details must not carry secrets ({key!r})")
     entry = AuditLog(
         at=at,
