@@ -30,7 +30,7 @@ seed: db
 train: setup
 	@scripts/train-if-stale models
 
-run: seed train
+run: seed
 	@scripts/run.sh
 
 test: setup

@@ -21,7 +21,8 @@ stop() {
   wait 2>/dev/null || true
   echo "Stopped."
 }
-trap stop INT TERM EXIT
+trap 'stop; exit 0' INT TERM
+trap stop EXIT
 
 .venv/bin/python -m bot.action_server --port "$ACTION_SERVER_PORT" >var/action-server.log 2>&1 &
 pids+=($!)
