@@ -37,9 +37,8 @@ test: setup
 	@scripts/test.sh
 
 lint: setup
-	$(VENV)/bin/uv pip install --python $(PY) --quiet ruff mypy
-	$(VENV)/bin/ruff check bot actions tests
-	$(VENV)/bin/mypy bot actions
+	$(VENV)/bin/uv tool run ruff@0.8.4 check bot actions tests
+	$(VENV)/bin/uv tool run mypy@1.13.0 --python-executable $(PY) bot actions
 
 clean:
 	rm -rf $(VENV) models var .pytest_cache test-artifacts

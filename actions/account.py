@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from typing import List, Text
 
 from rasa_sdk import Tracker
 from rasa_sdk.events import EventType
@@ -23,7 +22,7 @@ logger = logging.getLogger(__name__)
 @resumable("query_balance")
 def answer_balance(
     services: Services, dispatcher: CollectingDispatcher, tracker: Tracker, verified: Verified
-) -> List[EventType]:
+) -> list[EventType]:
     """Tells the verified subscriber their balance (or arrears) from the billing store."""
     now = services.clock.now()
     try:
@@ -59,5 +58,5 @@ class ActionQueryBalance(GatedRequestAction):
 
     request = "query_balance"
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_query_balance"

@@ -10,7 +10,8 @@ import logging
 import re
 import unicodedata
 from abc import ABC, abstractmethod
-from typing import Any, Callable, Dict, List, Optional, Text
+from collections.abc import Callable
+from typing import Any, Optional
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
@@ -23,8 +24,8 @@ from bot.identity.service import Verified
 logger = logging.getLogger(__name__)
 
 # A resumable request: called with the verified subscriber once verification succeeds.
-Handler = Callable[[Services, CollectingDispatcher, Tracker, Verified], List[EventType]]
-RESUMABLE: Dict[str, Handler] = {}
+Handler = Callable[[Services, CollectingDispatcher, Tracker, Verified], list[EventType]]
+RESUMABLE: dict[str, Handler] = {}
 
 # Intents that interrupt a form instead of answering its question.
 INTERRUPTING_INTENTS = frozenset({"stop", "request_human", "goodbye"})
@@ -62,8 +63,8 @@ def local_time(when: Any) -> str:
     return to_local(when).strftime("%H:%M")
 
 
-class ServiceAction(Action, ABC):
-    """An action with injectable services (tests hand in their own; the server builds them lazily)."""
+class UsesServices:
+    """Injectable services: tests hand in their own; the server builds them lazily on first use."""
 
     def __init__(self, services: Optional[Services] = None) -> None:
         self._services = services
@@ -74,8 +75,12 @@ class ServiceAction(Action, ABC):
             self._services = get_services()
         return self._services
 
+
+class ServiceAction(UsesServices, Action, ABC):
+    """A custom action with the assistant's services."""
+
     @abstractmethod
-    def name(self) -> Text:
+    def name(self) -> str:
         """The action's name in the domain."""
 
 
@@ -89,8 +94,8 @@ class GatedRequestAction(ServiceAction, ABC):
     level: str = "basic"
 
     async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
-    ) -> List[EventType]:
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
         from bot.db import StoreUnavailable
 
         try:

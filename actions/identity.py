@@ -8,7 +8,7 @@ with the intent ``provide_secret``. Here we only read that outcome, once.
 from __future__ import annotations
 
 import logging
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Optional
 
 from rasa_sdk import FormValidationAction, Tracker
 from rasa_sdk.events import EventType, SlotSet
@@ -19,11 +19,12 @@ from actions.common import (
     INTERRUPTING_INTENTS,
     RESUMABLE,
     ServiceAction,
+    UsesServices,
     find_phone,
     latest_intent,
     local_time,
 )
-from bot.app import Services, get_services
+from bot.app import Services
 from bot.db import StoreUnavailable
 from bot.identity.errors import NumberLocked, SmsGatewayError, TooManyCodes, UnknownNumber
 from bot.money import mask_phone
@@ -67,24 +68,15 @@ def send_code(
     return None
 
 
-class ValidateVerificationForm(FormValidationAction):
+class ValidateVerificationForm(UsesServices, FormValidationAction):
     """Fills ``phone_number`` (and sends the code) and ``otp_status`` (from the guard's outcome)."""
 
-    def __init__(self, services: Optional[Services] = None) -> None:
-        self._services = services
-
-    @property
-    def services(self) -> Services:
-        if self._services is None:
-            self._services = get_services()
-        return self._services
-
-    def name(self) -> Text:
+    def name(self) -> str:
         return "validate_verification_form"
 
     async def extract_phone_number(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> Dict[Text, Any]:
+    ) -> dict[str, Any]:
         if tracker.get_slot("requested_slot") != "phone_number":
             return {}
         if latest_intent(tracker) in INTERRUPTING_INTENTS:
@@ -102,7 +94,7 @@ class ValidateVerificationForm(FormValidationAction):
 
     async def extract_otp_status(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> Dict[Text, Any]:
+    ) -> dict[str, Any]:
         if tracker.get_slot("requested_slot") != "otp_status":
             return {}
         intent = latest_intent(tracker)
@@ -144,13 +136,13 @@ class ValidateVerificationForm(FormValidationAction):
 class ActionVerificationDone(ServiceAction):
     """After the form: resume what the subscriber asked for, if the store says they are verified."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_verification_done"
 
     async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
-    ) -> List[EventType]:
-        events: List[EventType] = [SlotSet(slot, None) for slot in RESET_VERIFICATION]
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        events: list[EventType] = [SlotSet(slot, None) for slot in RESET_VERIFICATION]
         request = tracker.get_slot("pending_request")
         try:
             verified = self.services.verification.current(tracker.sender_id)
@@ -169,11 +161,11 @@ class ActionVerificationDone(ServiceAction):
 class ActionCancelTask(ServiceAction):
     """算了 / 取消: drops the task under way politely; nothing is changed."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_cancel_task"
 
     async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
-    ) -> List[EventType]:
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
         dispatcher.utter_message(response="utter_cancelled")
         return [SlotSet(slot, None) for slot in (*RESET_VERIFICATION, "verification_needed")]

@@ -11,7 +11,7 @@ import argparse
 import hmac
 import logging
 import os
-from typing import Any, Optional
+from typing import Optional
 
 from sanic import Sanic, response
 from sanic.request import Request
@@ -65,12 +65,12 @@ def main(argv: Optional[list[str]] = None) -> None:
     token = os.environ.get("ACTION_SERVER_TOKEN", DEV_ACTION_TOKEN if settings.is_development else "")
     if not settings.is_development and (not token or token == DEV_ACTION_TOKEN):
         raise SystemExit("ACTION_SERVER_TOKEN must be set to a random value outside development")
-    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.basicConfig(
+        level=os.environ.get("LOG_LEVEL", "INFO"), format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
     app = create_action_app(token)
     logger.info("action server on http://%s:%s", args.host, args.port)
     app.run(host=args.host, port=args.port, workers=args.workers, access_log=False)
-
-
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ class Services:
     @classmethod
     def build(
         cls, settings: Optional[Settings] = None, store: Optional[Store] = None, clock: Optional[Clock] = None
-    ) -> "Services":
+    ) -> Services:
         """Builds the services, from the environment unless given."""
         settings = settings or get_settings()
         clock = clock or SystemClock()

@@ -18,7 +18,8 @@ from __future__ import annotations
 import argparse
 import re
 import sys
-from typing import Callable, Optional, Sequence, TextIO
+from collections.abc import Callable, Sequence
+from typing import Optional, TextIO
 
 from bot.billing.errors import BillingError, InvalidAmount
 from bot.clock import Clock, SystemClock, to_local
@@ -163,8 +164,11 @@ def _cmd_seed_demo(args: argparse.Namespace, clock: Clock, out: TextIO) -> int:
         print("演示账户已存在，未做任何改动。", file=out)
         return 0
     names = {s.phone: s for s in DEMO_STORIES}
-    print(f"已写入 {len(report.created)} 个演示账户（{report.charges} 笔扣费，{report.payments} 笔缴费，"
-          f"{report.bills} 张账单）：", file=out)
+    print(
+        f"已写入 {len(report.created)} 个演示账户（{report.charges} 笔扣费，{report.payments} 笔缴费，"
+        f"{report.bills} 张账单）：",
+        file=out,
+    )
     for phone in report.created:
         story = names[phone]
         print(f"  {phone}  {story.name}  余额 {yuan(story.balance_fen)} 元  {story.story}", file=out)
@@ -199,19 +203,24 @@ def _cmd_show(args: argparse.Namespace, clock: Clock, out: TextIO) -> int:
         f"本月消费（{summary.period}）：{yuan(summary.month_spend_fen)} 元",
     ]
     if summary.contract_end is not None:
-        lines.append(f"合约：至 {summary.contract_end.isoformat()}，提前解约违约金 "
-                     f"{yuan(summary.early_termination_fee_fen)} 元")
+        lines.append(
+            f"合约：至 {summary.contract_end.isoformat()}，提前解约违约金 "
+            f"{yuan(summary.early_termination_fee_fen)} 元"
+        )
     else:
         lines.append("合约：无")
     if summary.subscriptions:
         lines.append("已订增值业务：")
         for sub in summary.subscriptions:
             fee = f"{yuan(sub.fee_fen)} 元/次" if sub.billing == "per_use" else f"{yuan(sub.fee_fen)} 元/月"
-            used = ("从未使用" if sub.last_used_at is None
-                    else f"最近使用 {to_local(sub.last_used_at):%Y-%m-%d}")
-            lines.append(f"  - {sub.service_name}（{sub.service_code}）{fee}，"
-                         f"{CHANNEL_LABELS.get(sub.channel, sub.channel)}开通，"
-                         f"{to_local(sub.started_at):%Y-%m-%d} 起，{used}")
+            used = (
+                "从未使用" if sub.last_used_at is None else f"最近使用 {to_local(sub.last_used_at):%Y-%m-%d}"
+            )
+            lines.append(
+                f"  - {sub.service_name}（{sub.service_code}）{fee}，"
+                f"{CHANNEL_LABELS.get(sub.channel, sub.channel)}开通，"
+                f"{to_local(sub.started_at):%Y-%m-%d} 起，{used}"
+            )
     else:
         lines.append("已订增值业务：无")
     if summary.alerts:
@@ -221,10 +230,12 @@ def _cmd_show(args: argparse.Namespace, clock: Clock, out: TextIO) -> int:
         lines.append("提醒设置：无")
     usage = summary.data_usage
     if usage is not None:
-        lines.append(f"本月流量：已用 {_gb(usage.data_used_mb)} / {_gb(usage.data_allowance_mb)}"
-                     f"（{usage.data_percent}%）；"
-                     f"通话 {usage.voice_used_minutes}/{usage.voice_allowance_minutes} 分钟；"
-                     f"短信 {usage.sms_used}/{usage.sms_allowance} 条")
+        lines.append(
+            f"本月流量：已用 {_gb(usage.data_used_mb)} / {_gb(usage.data_allowance_mb)}"
+            f"（{usage.data_percent}%）；"
+            f"通话 {usage.voice_used_minutes}/{usage.voice_allowance_minutes} 分钟；"
+            f"短信 {usage.sms_used}/{usage.sms_allowance} 条"
+        )
     else:
         lines.append("本月流量：暂无记录")
     print("\n".join(lines), file=out)
@@ -250,8 +261,11 @@ def _cmd_outbox(args: argparse.Namespace, clock: Clock, out: TextIO) -> int:
     for message in messages:
         channel = NOTIFY_CHANNEL_LABELS.get(message.channel, message.channel)
         status = "" if message.status == "sent" else f"（{message.status}）"
-        print(f"{to_local(message.created_at):%Y-%m-%d %H:%M:%S}  {channel}  [{message.kind}]{status}  "
-              f"{message.body}", file=out)
+        print(
+            f"{to_local(message.created_at):%Y-%m-%d %H:%M:%S}  {channel}  [{message.kind}]{status}  "
+            f"{message.body}",
+            file=out,
+        )
     return 0
 
 
@@ -277,18 +291,28 @@ def _cmd_post_charge(args: argparse.Namespace, clock: Clock, out: TextIO) -> int
             )
     finally:
         store.dispose()
-    print(f"已扣费：{mask_phone(result.phone)}  {result.description}  {yuan(result.amount_fen)} 元"
-          f"（账期 {result.bill_period}，扣费编号 {result.charge_id}）", file=out)
-    print(f"当前余额：{yuan(result.balance_fen)} 元；"
-          f"本期账单合计：{yuan(result.bill_total_fen)} 元", file=out)
+    print(
+        f"已扣费：{mask_phone(result.phone)}  {result.description}  {yuan(result.amount_fen)} 元"
+        f"（账期 {result.bill_period}，扣费编号 {result.charge_id}）",
+        file=out,
+    )
+    print(
+        f"当前余额：{yuan(result.balance_fen)} 元；" f"本期账单合计：{yuan(result.bill_total_fen)} 元",
+        file=out,
+    )
     return 0
 
 
 Handler = Callable[[argparse.Namespace, Clock, TextIO], int]
 
 
-def main(argv: Optional[Sequence[str]] = None, *, clock: Optional[Clock] = None,
-         out: Optional[TextIO] = None, err: Optional[TextIO] = None) -> int:
+def main(
+    argv: Optional[Sequence[str]] = None,
+    *,
+    clock: Optional[Clock] = None,
+    out: Optional[TextIO] = None,
+    err: Optional[TextIO] = None,
+) -> int:
     """Runs one command; returns the exit code (0 success, 1 any error) instead of raising.
 
     Args:
@@ -316,9 +340,15 @@ def main(argv: Optional[Sequence[str]] = None, *, clock: Optional[Clock] = None,
     except SettingsError as exc:
         print(f"配置错误：{exc}", file=err)
     except StoreUnavailable as exc:
-        print(f"无法访问数据库（{exc}）。请确认数据库已启动、BOT_DATABASE_URL 正确，"
-              "并已运行 python -m bot db upgrade。", file=err)
+        print(
+            f"无法访问数据库（{exc}）。请确认数据库已启动、BOT_DATABASE_URL 正确，"
+            "并已运行 python -m bot db upgrade。",
+            file=err,
+        )
     except SQLAlchemyError as exc:
-        print(f"数据库出错（{exc.__class__.__name__}）。请确认数据库可以连接、BOT_DATABASE_URL 正确，"
-              "并已运行 python -m bot db upgrade。", file=err)
+        print(
+            f"数据库出错（{exc.__class__.__name__}）。请确认数据库可以连接、BOT_DATABASE_URL 正确，"
+            "并已运行 python -m bot db upgrade。",
+            file=err,
+        )
     return 1

@@ -6,9 +6,10 @@ Nothing here runs at import time: a :class:`Store` is built by whoever needs it
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
-from typing import Any, Iterator, Optional
+from typing import Any, Optional
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
@@ -77,11 +78,11 @@ class Store:
         self._sessions = sessionmaker(bind=engine, future=True, expire_on_commit=False)
 
     @classmethod
-    def from_url(cls, url: str) -> "Store":
+    def from_url(cls, url: str) -> Store:
         return cls(make_engine(url))
 
     @classmethod
-    def from_settings(cls) -> "Store":
+    def from_settings(cls) -> Store:
         from bot.settings import get_settings
 
         return cls.from_url(get_settings().database_url)
@@ -93,7 +94,7 @@ class Store:
         Database errors are re-raised as :class:`StoreUnavailable`, so callers at the edge
         can answer kindly without knowing SQLAlchemy.
         """
-        from sqlalchemy.exc import OperationalError, InterfaceError
+        from sqlalchemy.exc import InterfaceError, OperationalError
 
         try:
             with self._sessions() as session:

@@ -6,7 +6,6 @@ from typing import Optional
 
 from alembic import command
 from alembic.config import Config
-
 from bot.settings import PROJECT_ROOT
 
 
@@ -24,5 +23,5 @@ def upgrade(database_url: Optional[str] = None, revision: str = "head") -> None:
     if database_url and database_url.startswith("sqlite:///"):
         from pathlib import Path
 
-        Path(database_url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+        Path(database_url[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
     command.upgrade(alembic_config(database_url), revision)

@@ -55,7 +55,7 @@ class Settings:
     def is_development(self) -> bool:
         return self.env in ("development", "test")
 
-    def check(self) -> "Settings":
+    def check(self) -> Settings:
         """Refuses unsafe settings outside development.
 
         Returns:
@@ -83,7 +83,7 @@ class Settings:
         return self
 
 
-def settings_from_env(environ: "os._Environ[str] | dict[str, str] | None" = None) -> Settings:
+def settings_from_env(environ: os._Environ[str] | dict[str, str] | None = None) -> Settings:
     """Builds settings from environment variables (see README, Configuration).
 
     Args:

@@ -12,7 +12,7 @@ from typing import Any, Optional
 from bot.money import mask_phone
 
 
-def _who(phone: "str | int") -> str:
+def _who(phone: str | int) -> str:
     text = str(phone)
     if len(text) == 11 and text.isdigit():
         return f"号码 {mask_phone(text)} "
@@ -32,7 +32,7 @@ class UnknownSubscriber(BillingError):
         phone: the phone number (or the id, as text) that was looked up.
     """
 
-    def __init__(self, phone: "str | int") -> None:
+    def __init__(self, phone: str | int) -> None:
         self.phone = str(phone)
         super().__init__(f"未找到{_who(phone)}的账户")
 

@@ -140,7 +140,9 @@ class Payment(Base):
     reference = Column(String(60), nullable=False, default="")
     __table_args__ = (
         CheckConstraint("amount_fen > 0", name="amount_positive"),
-        CheckConstraint(_in("method", ("alipay", "wechat_pay", "hall", "bank_card", "refund")), name="method"),
+        CheckConstraint(
+            _in("method", ("alipay", "wechat_pay", "hall", "bank_card", "refund")), name="method"
+        ),
     )
 
 
@@ -258,9 +260,7 @@ class ClosureRequest(Base):
     termination_fee_fen = Column(Integer, nullable=False, default=0)
     cancelled_at = Column(UTCDateTime, nullable=True)
     conversation_id = Column(String(100), nullable=True)
-    __table_args__ = (
-        CheckConstraint(_in("status", ("pending", "cancelled", "completed")), name="status"),
-    )
+    __table_args__ = (CheckConstraint(_in("status", ("pending", "cancelled", "completed")), name="status"),)
 
 
 class AuditLog(Base):

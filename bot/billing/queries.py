@@ -327,7 +327,7 @@ def find_subscriber_by_phone(session: Session, phone: str) -> Optional[Subscribe
     return session.scalars(select(Subscriber).where(Subscriber.phone == number)).one_or_none()
 
 
-def _subscriber(session: Session, phone_or_id: "str | int") -> Subscriber:
+def _subscriber(session: Session, phone_or_id: str | int) -> Subscriber:
     if isinstance(phone_or_id, int) and not isinstance(phone_or_id, bool):
         found = session.get(Subscriber, phone_or_id)
     else:
@@ -495,7 +495,7 @@ def data_usage(session: Session, subscriber: Subscriber, period: str) -> Optiona
     )
 
 
-def account_summary(session: Session, phone_or_id: "str | int", now: datetime) -> AccountSummary:
+def account_summary(session: Session, phone_or_id: str | int, now: datetime) -> AccountSummary:
     """The account at a glance: plan, money, services, alerts and usage.
 
     Args:

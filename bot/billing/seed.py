@@ -78,18 +78,44 @@ class DemoStory:
 
 
 DEMO_STORIES: tuple[DemoStory, ...] = (
-    DemoStory("13800138000", "张伟", "changxiang_59", 3650, "10001X",
-              "视频彩铃经短信营销链接开通、从未使用却每月扣费；腾讯视频会员在App开通并常用"),
-    DemoStory("13900139000", "李娜", "changxiang_39", -5800, "200026",
-              "上月账单58.00元未缴，本月1日起欠费停机"),
-    DemoStory("13700137000", "王强", "5g_changxiang_129", 21000, "300037",
-              "5G合约至2027-06-30，提前解约违约金300.00元；已设余额和消费短信提醒"),
-    DemoStory("13600136000", "刘洋", "changxiang_59", 12000, "400048",
-              "账户干净：无欠费、无合约、无未结申诉，可直接销户"),
-    DemoStory("13500135000", "陈静", "changxiang_19", 520, "500059",
-              "本月流量已用95%；游戏加速包同一天被扣两次"),
-    DemoStory("13400134000", "赵敏", "changxiang_39", 4200, "600061",
-              "普通账户：营业厅开通天气预报短信，App订购10GB流量包"),
+    DemoStory(
+        "13800138000",
+        "张伟",
+        "changxiang_59",
+        3650,
+        "10001X",
+        "视频彩铃经短信营销链接开通、从未使用却每月扣费；腾讯视频会员在App开通并常用",
+    ),
+    DemoStory(
+        "13900139000", "李娜", "changxiang_39", -5800, "200026", "上月账单58.00元未缴，本月1日起欠费停机"
+    ),
+    DemoStory(
+        "13700137000",
+        "王强",
+        "5g_changxiang_129",
+        21000,
+        "300037",
+        "5G合约至2027-06-30，提前解约违约金300.00元；已设余额和消费短信提醒",
+    ),
+    DemoStory(
+        "13600136000",
+        "刘洋",
+        "changxiang_59",
+        12000,
+        "400048",
+        "账户干净：无欠费、无合约、无未结申诉，可直接销户",
+    ),
+    DemoStory(
+        "13500135000", "陈静", "changxiang_19", 520, "500059", "本月流量已用95%；游戏加速包同一天被扣两次"
+    ),
+    DemoStory(
+        "13400134000",
+        "赵敏",
+        "changxiang_39",
+        4200,
+        "600061",
+        "普通账户：营业厅开通天气预报短信，App订购10GB流量包",
+    ),
 )
 #: The demo numbers, in story order.
 DEMO_PHONES: tuple[str, ...] = tuple(s.phone for s in DEMO_STORIES)
@@ -204,8 +230,15 @@ class _Account:
         self.subs.append(sub)
         return sub
 
-    def charge(self, at: datetime, kind: str, amount_fen: int, description: str,
-               service_code: Optional[str] = None, sub: Optional[_Sub] = None) -> None:
+    def charge(
+        self,
+        at: datetime,
+        kind: str,
+        amount_fen: int,
+        description: str,
+        service_code: Optional[str] = None,
+        sub: Optional[_Sub] = None,
+    ) -> None:
         self.charges.append(_Charge(at, kind, amount_fen, description, service_code, sub))
 
     def pay(self, at: datetime, amount_fen: int, method: str) -> None:
@@ -236,11 +269,23 @@ class _Account:
                 if sub.started_at < cal.month_start(offset):
                     running = sub.ended_at is None or sub.ended_at > due
                     if running:
-                        self.charge(due, "vas", service.monthly_fee_fen, f"{service.name}月功能费",
-                                    sub.service_code, sub)
+                        self.charge(
+                            due,
+                            "vas",
+                            service.monthly_fee_fen,
+                            f"{service.name}月功能费",
+                            sub.service_code,
+                            sub,
+                        )
                 elif local_period(sub.started_at) == cal.period(offset):
-                    self.charge(sub.started_at, "vas", service.monthly_fee_fen,
-                                f"{service.name}月功能费（开通当月）", sub.service_code, sub)
+                    self.charge(
+                        sub.started_at,
+                        "vas",
+                        service.monthly_fee_fen,
+                        f"{service.name}月功能费（开通当月）",
+                        sub.service_code,
+                        sub,
+                    )
 
 
 def _accounts(cal: _Calendar, services: dict[str, Service]) -> list[_Account]:
@@ -251,15 +296,19 @@ def _accounts(cal: _Calendar, services: dict[str, Service]) -> list[_Account]:
 
     # 张伟: a video ringtone he never asked for, opened through an SMS marketing link.
     zhang = _Account(stories["13800138000"], opened_at=now - timedelta(days=6 * 365 + 41))
-    zhang.subscribe("tencent_video", "app", now - timedelta(days=365),
-                    last_used_at=now - timedelta(days=2, hours=3))
+    zhang.subscribe(
+        "tencent_video", "app", now - timedelta(days=365), last_used_at=now - timedelta(days=2, hours=3)
+    )
     ringtone = zhang.subscribe("video_ringtone", "sms_marketing", now - timedelta(days=70, hours=2))
     zhang.monthly_fees(cal, services, window)
-    zhang.notes.append((
-        ringtone.started_at, "subscription",
-        "【订购提醒】您已成功订购视频彩铃业务，资费10元/月，开通当月即收取整月费用。"
-        "如非本人操作，请回复“TDCL”退订或拨打客服热线。",
-    ))
+    zhang.notes.append(
+        (
+            ringtone.started_at,
+            "subscription",
+            "【订购提醒】您已成功订购视频彩铃业务，资费10元/月，开通当月即收取整月费用。"
+            "如非本人操作，请回复“TDCL”退订或拨打客服热线。",
+        )
+    )
     for offset in range(-(HISTORY_MONTHS - 1), 0):
         zhang.pay(cal.at(offset, 5, 20, 31), 10000, "wechat_pay")
     zhang.pay_rest(cal.at(0, 5, 12, 8), "alipay")
@@ -268,35 +317,51 @@ def _accounts(cal: _Calendar, services: dict[str, Service]) -> list[_Account]:
 
     # 李娜: last month's bill unpaid, suspended since the 1st, so nothing charged this month.
     li = _Account(stories["13900139000"], opened_at=now - timedelta(days=3 * 365 + 100), status="suspended")
-    li.subscribe("iqiyi_vip", "app", now - timedelta(days=8 * 30),
-                 last_used_at=now - timedelta(days=40))
+    li.subscribe("iqiyi_vip", "app", now - timedelta(days=8 * 30), last_used_at=now - timedelta(days=40))
     li.monthly_fees(cal, services, range(-(HISTORY_MONTHS - 1), 0))
     li.charge(cal.at(-1, 20, 23, 50), "voice", 400, "国内通话套餐外20分钟（0.20元/分钟）")
     for offset in range(-(HISTORY_MONTHS - 2), 0):  # on the 8th, the previous month's bill
         li.pay(cal.at(offset, 8, 19, 2), 5400, "alipay")
-    li.notes.append((
-        cal.at(0, 1, 0, 30), "arrears",
-        "【停机提醒】尊敬的客户，您的账户已欠费58.00元，已于本月1日暂停服务。请及时缴清欠费以恢复使用。",
-    ))
+    li.notes.append(
+        (
+            cal.at(0, 1, 0, 30),
+            "arrears",
+            "【停机提醒】尊敬的客户，您的账户已欠费58.00元，已于本月1日暂停服务。请及时缴清欠费以恢复使用。",
+        )
+    )
     li.usage = (0, 0, 0)
     accounts.append(li)
 
     # 王强: 5G contract with an early-termination fee, and two alert rules.
-    wang = _Account(stories["13700137000"], opened_at=now - timedelta(days=509),
-                    contract_end=date(2027, 6, 30), etf_fen=30000)
+    wang = _Account(
+        stories["13700137000"],
+        opened_at=now - timedelta(days=509),
+        contract_end=date(2027, 6, 30),
+        etf_fen=30000,
+    )
     wang.subscribe("cloud_drive", "app", now - timedelta(days=300), last_used_at=now - timedelta(days=1))
     wang.monthly_fees(cal, services, window)
     roaming_at = cal.at(-3, 18, 21, 40)
     wang.charge(roaming_at, "data", 4500, "国际漫游流量费（日本，3天）")
     rules_at = cal.at(-4, 10, 20, 15)
     wang.alerts.append({"alert_type": "balance", "threshold": 3000, "channel": "sms", "created_at": rules_at})
-    wang.alerts.append({"alert_type": "spend", "threshold": 15000, "channel": "sms", "created_at": rules_at,
-                        "last_fired_at": roaming_at})
+    wang.alerts.append(
+        {
+            "alert_type": "spend",
+            "threshold": 15000,
+            "channel": "sms",
+            "created_at": rules_at,
+            "last_fired_at": roaming_at,
+        }
+    )
     spend_then = sum(c.amount_fen for c in wang.charges if local_period(c.at) == cal.period(-3))
-    wang.notes.append((
-        roaming_at, "alert",
-        f"【消费提醒】您本月消费已达{yuan(spend_then)}元，超过您设置的150.00元提醒额度。",
-    ))
+    wang.notes.append(
+        (
+            roaming_at,
+            "alert",
+            f"【消费提醒】您本月消费已达{yuan(spend_then)}元，超过您设置的150.00元提醒额度。",
+        )
+    )
     for offset in (-5, -3, -1):
         wang.pay(cal.at(offset, 3, 9, 15), 30000, "bank_card")
     wang.pay_rest(cal.at(0, 3, 9, 15), "bank_card")
@@ -319,11 +384,17 @@ def _accounts(cal: _Calendar, services: dict[str, Service]) -> list[_Account]:
         first = cal.month_start(0) + (now - cal.month_start(0)) / 2
     first = first.astimezone(timezone.utc)
     second = cal.clamp(first + timedelta(minutes=2, seconds=37))
-    boost = chen.subscribe("game_boost", "app", first, last_used_at=cal.clamp(second + timedelta(minutes=40)),
-                           ended_at=cal.month_start(1))
+    boost = chen.subscribe(
+        "game_boost",
+        "app",
+        first,
+        last_used_at=cal.clamp(second + timedelta(minutes=40)),
+        ended_at=cal.month_start(1),
+    )
     for moment in (first, second):
-        chen.charge(moment, "vas", services["game_boost"].monthly_fee_fen, "游戏加速包按次订购",
-                    "game_boost", boost)
+        chen.charge(
+            moment, "vas", services["game_boost"].monthly_fee_fen, "游戏加速包按次订购", "game_boost", boost
+        )
     chen.pay(cal.at(-5, 6, 12, 0), 5000, "alipay")
     chen.pay(cal.at(-3, 6, 12, 0), 5000, "alipay")
     chen.pay_rest(cal.at(-1, 6, 12, 0), "wechat_pay")
@@ -333,8 +404,9 @@ def _accounts(cal: _Calendar, services: dict[str, Service]) -> list[_Account]:
 
     # 赵敏: an ordinary account.
     zhao = _Account(stories["13400134000"], opened_at=now - timedelta(days=5 * 365 + 200))
-    zhao.subscribe("weather_sms", "hall", now - timedelta(days=3 * 365),
-                   last_used_at=now - timedelta(hours=7))
+    zhao.subscribe(
+        "weather_sms", "hall", now - timedelta(days=3 * 365), last_used_at=now - timedelta(hours=7)
+    )
     zhao.subscribe("data_pack_10gb", "app", cal.at(-2, 15, 13, 20), last_used_at=now - timedelta(hours=5))
     zhao.monthly_fees(cal, services, window)
     for offset in (-5, -4, -3, -2, -1):
@@ -426,58 +498,95 @@ def seed_demo(session: Session, now: datetime, settings: Settings) -> SeedReport
         for c in sorted(account.charges, key=lambda c: c.at):
             period = local_period(c.at)
             totals[period] = totals.get(period, 0) + c.amount_fen
-            session.add(Charge(
-                subscriber_id=subscriber.id,
-                charged_at=c.at,
-                item_kind=c.kind,
-                service_id=services[c.service_code].id if c.service_code else None,
-                subscription_id=c.sub.row.id if c.sub is not None and c.sub.row is not None else None,
-                amount_fen=c.amount_fen,
-                bill_period=period,
-                description=c.description,
-            ))
+            session.add(
+                Charge(
+                    subscriber_id=subscriber.id,
+                    charged_at=c.at,
+                    item_kind=c.kind,
+                    service_id=services[c.service_code].id if c.service_code else None,
+                    subscription_id=c.sub.row.id if c.sub is not None and c.sub.row is not None else None,
+                    amount_fen=c.amount_fen,
+                    bill_period=period,
+                    description=c.description,
+                )
+            )
         for p in sorted(account.payments, key=lambda p: p.at):
-            session.add(Payment(subscriber_id=subscriber.id, paid_at=p.at, amount_fen=p.amount_fen,
-                                method=p.method, reference=p.reference))
+            session.add(
+                Payment(
+                    subscriber_id=subscriber.id,
+                    paid_at=p.at,
+                    amount_fen=p.amount_fen,
+                    method=p.method,
+                    reference=p.reference,
+                )
+            )
 
         current = local_period(cal.now)
         for period, total in sorted(totals.items()):
             offset = next(o for o in range(-(HISTORY_MONTHS - 1), 1) if cal.period(o) == period)
             closed = period < current
-            session.add(Bill(
-                subscriber_id=subscriber.id,
-                period=period,
-                total_fen=total,
-                status="unpaid" if closed else "open",
-                issued_at=cal.at(offset + 1, 1, 2, 0) if closed else None,
-                due_date=cal.date(offset + 1, 15) if closed else None,
-            ))
+            session.add(
+                Bill(
+                    subscriber_id=subscriber.id,
+                    period=period,
+                    total_fen=total,
+                    status="unpaid" if closed else "open",
+                    issued_at=cal.at(offset + 1, 1, 2, 0) if closed else None,
+                    due_date=cal.date(offset + 1, 15) if closed else None,
+                )
+            )
         session.flush()
         settle_bills(session, subscriber.id)
 
         used_mb, voice, sms = account.usage
-        session.add(DataUsage(subscriber_id=subscriber.id, period=current, data_used_mb=used_mb,
-                              voice_used_minutes=voice, sms_used=sms, updated_at=cal.now))
+        session.add(
+            DataUsage(
+                subscriber_id=subscriber.id,
+                period=current,
+                data_used_mb=used_mb,
+                voice_used_minutes=voice,
+                sms_used=sms,
+                updated_at=cal.now,
+            )
+        )
         for rule in account.alerts:
             created_at = rule["created_at"]
-            session.add(AlertRule(
-                subscriber_id=subscriber.id,
-                alert_type=rule["alert_type"],
-                threshold=rule["threshold"],
-                channel=rule["channel"],
-                active=True,
-                armed=True,
-                created_at=created_at,
-                updated_at=rule.get("last_fired_at", created_at),
-                last_fired_at=rule.get("last_fired_at"),
-            ))
+            session.add(
+                AlertRule(
+                    subscriber_id=subscriber.id,
+                    alert_type=rule["alert_type"],
+                    threshold=rule["threshold"],
+                    channel=rule["channel"],
+                    active=True,
+                    armed=True,
+                    created_at=created_at,
+                    updated_at=rule.get("last_fired_at", created_at),
+                    last_fired_at=rule.get("last_fired_at"),
+                )
+            )
         for at, kind, body in account.notes:
-            session.add(Notification(subscriber_id=subscriber.id, phone=story.phone, channel="sms",
-                                     kind=kind, body=body, status="sent", created_at=at))
+            session.add(
+                Notification(
+                    subscriber_id=subscriber.id,
+                    phone=story.phone,
+                    channel="sms",
+                    kind=kind,
+                    body=body,
+                    status="sent",
+                    created_at=at,
+                )
+            )
         if account.status == "suspended":
-            audit.record(session, at=cal.at(0, 1, 0, 20), actor="system", action="subscriber.suspended",
-                         subscriber_id=subscriber.id, entity="subscriber", entity_id=subscriber.id,
-                         details={"reason": "arrears", "balance_fen": account.balance_fen()})
+            audit.record(
+                session,
+                at=cal.at(0, 1, 0, 20),
+                actor="system",
+                action="subscriber.suspended",
+                subscriber_id=subscriber.id,
+                entity="subscriber",
+                entity_id=subscriber.id,
+                details={"reason": "arrears", "balance_fen": account.balance_fen()},
+            )
 
         created.append(story.phone)
         n_charges += len(account.charges)
@@ -485,8 +594,13 @@ def seed_demo(session: Session, now: datetime, settings: Settings) -> SeedReport
         n_bills += len(totals)
 
     if created:
-        audit.record(session, at=cal.now, actor="system", action="demo.seeded",
-                     details={"subscribers": len(created), "charges": n_charges, "payments": n_payments})
+        audit.record(
+            session,
+            at=cal.now,
+            actor="system",
+            action="demo.seeded",
+            details={"subscribers": len(created), "charges": n_charges, "payments": n_payments},
+        )
     session.flush()
     return SeedReport(
         created=tuple(created),

@@ -15,9 +15,10 @@ Bills follow two rules:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Callable, Optional
+from typing import Optional
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session

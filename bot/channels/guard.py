@@ -19,8 +19,9 @@ import asyncio
 import logging
 import re
 import unicodedata
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from rasa.core.channels.channel import UserMessage
 
@@ -30,7 +31,7 @@ if TYPE_CHECKING:  # the service (and the store behind it) is built lazily, in t
 logger = logging.getLogger(__name__)
 
 MASK = "******"
-SECRET_INTENT = "provide_secret"
+SECRET_INTENT = "provide_secret"  # noqa: S105 - an intent name, not a secret
 
 # An 18-character resident ID number, or six digits / five digits and X standing alone.
 _ID_NUMBER = re.compile(r"(?<![0-9A-Za-z])\d{17}[\dXx](?![0-9A-Za-z])")
@@ -74,12 +75,12 @@ def screen(text: str) -> Screened:
 class SecretGuard:
     """Wraps a channel's ``on_new_message`` so that secrets are checked and dropped first."""
 
-    def __init__(self, verification_factory: Callable[[], "VerificationService"]) -> None:
+    def __init__(self, verification_factory: Callable[[], VerificationService]) -> None:
         self._factory = verification_factory
-        self._service: Optional["VerificationService"] = None
+        self._service: Optional[VerificationService] = None
 
     @property
-    def service(self) -> "VerificationService":
+    def service(self) -> VerificationService:
         if self._service is None:
             self._service = self._factory()
         return self._service
@@ -120,7 +121,9 @@ class SecretGuard:
             metadata=message.metadata,
         )
 
-    def wrap(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Callable[[UserMessage], Awaitable[Any]]:
+    def wrap(
+        self, on_new_message: Callable[[UserMessage], Awaitable[Any]]
+    ) -> Callable[[UserMessage], Awaitable[Any]]:
         """The channel-facing callback: filter, then hand over to Rasa."""
 
         async def guarded(message: UserMessage) -> Any:
@@ -132,7 +135,7 @@ class SecretGuard:
 def default_guard() -> SecretGuard:
     """A guard on the process's verification service (built on the first secret it sees)."""
 
-    def factory() -> "VerificationService":
+    def factory() -> VerificationService:
         from bot.app import get_services
 
         return get_services().verification

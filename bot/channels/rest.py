@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import hmac
 import logging
-from typing import Any, Awaitable, Callable, Dict, Optional, Text
+from collections.abc import Awaitable, Callable
+from typing import Any, Optional
 
 from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
 from sanic import Blueprint, response
@@ -29,11 +30,11 @@ class AuthenticatedRestInput(InputChannel):
     """Rasa's REST protocol behind a bearer token, with the secret guard in front of Rasa."""
 
     @classmethod
-    def name(cls) -> Text:
+    def name(cls) -> str:
         return "rest"
 
     @classmethod
-    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> InputChannel:
+    def from_credentials(cls, credentials: Optional[dict[str, Any]]) -> InputChannel:
         token = (credentials or {}).get("token")
         if not token or str(token).startswith("${"):
             raise ValueError(
@@ -48,7 +49,9 @@ class AuthenticatedRestInput(InputChannel):
     def _authorised(self, request: Request) -> bool:
         header = request.headers.get("Authorization", "")
         scheme, _, supplied = header.partition(" ")
-        return scheme.lower() == "bearer" and hmac.compare_digest(supplied.strip().encode(), self.token.encode())
+        return scheme.lower() == "bearer" and hmac.compare_digest(
+            supplied.strip().encode(), self.token.encode()
+        )
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         hook = Blueprint(f"authenticated_rest_{id(self)}", __name__)
@@ -68,7 +71,9 @@ class AuthenticatedRestInput(InputChannel):
             sender = body.get("sender")
             text = body.get("message")
             if not isinstance(sender, str) or not sender.strip() or len(sender) > 100:
-                return response.json({"error": "sender must be a non-empty string of at most 100 characters"}, status=400)
+                return response.json(
+                    {"error": "sender must be a non-empty string of at most 100 characters"}, status=400
+                )
             if not isinstance(text, str):
                 return response.json({"error": "message must be a string"}, status=400)
             metadata = body.get("metadata") if isinstance(body.get("metadata"), dict) else None

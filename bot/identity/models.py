@@ -34,9 +34,7 @@ class VerificationChallenge(Base):
     status = Column(String(12), nullable=False, default="open")
     __table_args__ = (
         CheckConstraint("factor IN ('sms_otp', 'second_factor')", name="factor"),
-        CheckConstraint(
-            "status IN ('open', 'verified', 'failed', 'expired', 'superseded')", name="status"
-        ),
+        CheckConstraint("status IN ('open', 'verified', 'failed', 'expired', 'superseded')", name="status"),
         Index("ix_verification_challenges_conversation", "conversation_id", "status"),
         Index("ix_verification_challenges_phone_created", "phone", "created_at"),
     )
@@ -60,9 +58,7 @@ class VerificationAttempt(Base):
     attempts_left = Column(Integer, nullable=True)
     acknowledged = Column(Boolean, nullable=False, default=False)
     __table_args__ = (
-        CheckConstraint(
-            "result IN ('ok', 'wrong', 'expired', 'locked', 'no_challenge')", name="result"
-        ),
+        CheckConstraint("result IN ('ok', 'wrong', 'expired', 'locked', 'no_challenge')", name="result"),
         Index("ix_verification_attempts_phone_at", "phone", "at"),
         Index("ix_verification_attempts_conversation", "conversation_id", "acknowledged"),
     )

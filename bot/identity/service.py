@@ -208,15 +208,19 @@ class VerificationService:
             if subscriber is None or subscriber.status == "closed":
                 raise UnknownNumber(masked)
             self._refuse_if_locked(session, number, now)
-            sent = session.execute(
-                select(VerificationChallenge.created_at)
-                .where(
-                    VerificationChallenge.phone == number,
-                    VerificationChallenge.factor == "sms_otp",
-                    VerificationChallenge.created_at > now - CODE_WINDOW,
+            sent = (
+                session.execute(
+                    select(VerificationChallenge.created_at)
+                    .where(
+                        VerificationChallenge.phone == number,
+                        VerificationChallenge.factor == "sms_otp",
+                        VerificationChallenge.created_at > now - CODE_WINDOW,
+                    )
+                    .order_by(VerificationChallenge.created_at)
                 )
-                .order_by(VerificationChallenge.created_at)
-            ).scalars().all()
+                .scalars()
+                .all()
+            )
             if len(sent) >= MAX_CODES_PER_HOUR:
                 raise TooManyCodes(sent[len(sent) - MAX_CODES_PER_HOUR] + CODE_WINDOW)
 
@@ -384,15 +388,19 @@ class VerificationService:
             The newest unacknowledged attempt's outcome, or None (also on a second call).
         """
         with self._store.transaction() as session:
-            attempts = session.execute(
-                select(VerificationAttempt)
-                .where(
-                    VerificationAttempt.conversation_id == conversation_id,
-                    VerificationAttempt.acknowledged.is_(False),
+            attempts = (
+                session.execute(
+                    select(VerificationAttempt)
+                    .where(
+                        VerificationAttempt.conversation_id == conversation_id,
+                        VerificationAttempt.acknowledged.is_(False),
+                    )
+                    .order_by(VerificationAttempt.id.desc())
+                    .with_for_update()
                 )
-                .order_by(VerificationAttempt.id.desc())
-                .with_for_update()
-            ).scalars().all()
+                .scalars()
+                .all()
+            )
             if not attempts:
                 return None
             for attempt in attempts:
@@ -543,8 +551,12 @@ class VerificationService:
                 .values(status="failed")
                 .execution_options(synchronize_session="fetch")
             )
-            logger.warning("number %s locked after %d failures in a row", mask_phone(challenge.phone), failures)
-            return AttemptResult(result="locked", factor=challenge.factor, attempts_left=0, locked_until=until)
+            logger.warning(
+                "number %s locked after %d failures in a row", mask_phone(challenge.phone), failures
+            )
+            return AttemptResult(
+                result="locked", factor=challenge.factor, attempts_left=0, locked_until=until
+            )
         left = min(MAX_TRIES_PER_CODE - challenge.attempts, MAX_FAILURES_IN_ROW - failures)
         if challenge.attempts >= MAX_TRIES_PER_CODE:
             challenge.status = "failed"

@@ -140,7 +140,9 @@ class HttpSmsGateway:
                 response.read()
         except urllib.error.HTTPError as exc:
             # Only the status: the exception's text could quote the request.
-            logger.warning("SMS gateway refused a %s message for %s: HTTP %s", kind, mask_phone(phone), exc.code)
+            logger.warning(
+                "SMS gateway refused a %s message for %s: HTTP %s", kind, mask_phone(phone), exc.code
+            )
             raise SmsGatewayError(f"SMS gateway answered HTTP {exc.code}") from None
         except (urllib.error.URLError, OSError, http.client.HTTPException, ValueError) as exc:
             logger.warning(
@@ -151,7 +153,9 @@ class HttpSmsGateway:
             )
             raise SmsGatewayError(f"SMS gateway unreachable ({exc.__class__.__name__})") from None
         if not 200 <= status < 300:
-            logger.warning("SMS gateway refused a %s message for %s: HTTP %s", kind, mask_phone(phone), status)
+            logger.warning(
+                "SMS gateway refused a %s message for %s: HTTP %s", kind, mask_phone(phone), status
+            )
             raise SmsGatewayError(f"SMS gateway answered HTTP {status}")
         session.add(
             Notification(

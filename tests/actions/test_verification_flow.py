@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Dict, List, Optional
+from typing import Any, Optional
 
 import pytest
 from rasa_sdk import Tracker
@@ -49,14 +49,18 @@ def tracker(
     *,
     intent: str = "inform",
     text: str = "",
-    entities: Optional[List[Dict[str, Any]]] = None,
-    slots: Optional[Dict[str, Any]] = None,
+    entities: Optional[list[dict[str, Any]]] = None,
+    slots: Optional[dict[str, Any]] = None,
     sender: str = CONVERSATION,
 ) -> Tracker:
     return Tracker(
         sender_id=sender,
         slots=dict(slots or {}),
-        latest_message={"text": text, "intent": {"name": intent, "confidence": 1.0}, "entities": entities or []},
+        latest_message={
+            "text": text,
+            "intent": {"name": intent, "confidence": 1.0},
+            "entities": entities or [],
+        },
         events=[],
         paused=False,
         followup_action=None,
@@ -65,14 +69,17 @@ def tracker(
     )
 
 
-def responses(dispatcher: CollectingDispatcher) -> List[str]:
+def responses(dispatcher: CollectingDispatcher) -> list[str]:
     return [m.get("response") for m in dispatcher.messages]
 
 
 def code_sent_to(store: Store, phone: str) -> str:
     with store.transaction() as session:
         body = session.scalars(
-            select(Notification.body).where(Notification.phone == phone).order_by(Notification.id.desc()).limit(1)
+            select(Notification.body)
+            .where(Notification.phone == phone)
+            .order_by(Notification.id.desc())
+            .limit(1)
         ).one()
     return re.search(r"\d{6}", body).group(0)  # type: ignore[union-attr]
 
@@ -87,7 +94,11 @@ async def test_balance_needs_verification_then_resumes(services: Services) -> No
     dispatcher = CollectingDispatcher()
     filled = await form.extract_phone_number(
         dispatcher,
-        tracker(text=PHONE, entities=[{"entity": "phone_number", "value": PHONE}], slots={"requested_slot": "phone_number"}),
+        tracker(
+            text=PHONE,
+            entities=[{"entity": "phone_number", "value": PHONE}],
+            slots={"requested_slot": "phone_number"},
+        ),
         {},
     )
     assert filled == {"phone_number": PHONE}
@@ -99,7 +110,13 @@ async def test_balance_needs_verification_then_resumes(services: Services) -> No
 
     dispatcher = CollectingDispatcher()
     otp = await form.extract_otp_status(
-        dispatcher, tracker(intent="provide_secret", text="******", slots={"requested_slot": "otp_status", "phone_number": PHONE}), {}
+        dispatcher,
+        tracker(
+            intent="provide_secret",
+            text="******",
+            slots={"requested_slot": "otp_status", "phone_number": PHONE},
+        ),
+        {},
     )
     assert otp == {"otp_status": "verified"}
 
@@ -129,7 +146,11 @@ async def test_a_message_claiming_a_code_without_one_verifies_nothing(services: 
     dispatcher = CollectingDispatcher()
     otp = await form.extract_otp_status(
         dispatcher,
-        tracker(intent="provide_secret", text="/provide_secret", slots={"requested_slot": "otp_status", "phone_number": PHONE}),
+        tracker(
+            intent="provide_secret",
+            text="/provide_secret",
+            slots={"requested_slot": "otp_status", "phone_number": PHONE},
+        ),
         {},
     )
     assert otp == {"otp_status": None}
@@ -139,12 +160,16 @@ async def test_a_message_claiming_a_code_without_one_verifies_nothing(services: 
 
 async def test_wrong_code_is_explained_and_asked_again(services: Services) -> None:
     form = ValidateVerificationForm(services)
-    await form.extract_phone_number(CollectingDispatcher(), tracker(text=PHONE, slots={"requested_slot": "phone_number"}), {})
+    await form.extract_phone_number(
+        CollectingDispatcher(), tracker(text=PHONE, slots={"requested_slot": "phone_number"}), {}
+    )
     code = code_sent_to(services.store, PHONE)
     services.verification.submit_secret(CONVERSATION, f"{(int(code) + 1) % 1_000_000:06d}")
     dispatcher = CollectingDispatcher()
     otp = await form.extract_otp_status(
-        dispatcher, tracker(intent="provide_secret", slots={"requested_slot": "otp_status", "phone_number": PHONE}), {}
+        dispatcher,
+        tracker(intent="provide_secret", slots={"requested_slot": "otp_status", "phone_number": PHONE}),
+        {},
     )
     assert otp == {"otp_status": None}
     assert dispatcher.messages[0]["response"] == "utter_code_wrong"
@@ -154,9 +179,9 @@ async def test_wrong_code_is_explained_and_asked_again(services: Services) -> No
 async def test_invalid_and_unknown_numbers_are_asked_again(services: Services) -> None:
     form = ValidateVerificationForm(services)
     dispatcher = CollectingDispatcher()
-    assert await form.extract_phone_number(dispatcher, tracker(text="12345", slots={"requested_slot": "phone_number"}), {}) == {
-        "phone_number": None
-    }
+    assert await form.extract_phone_number(
+        dispatcher, tracker(text="12345", slots={"requested_slot": "phone_number"}), {}
+    ) == {"phone_number": None}
     assert responses(dispatcher) == ["utter_invalid_phone"]
     dispatcher = CollectingDispatcher()
     assert await form.extract_phone_number(
@@ -170,7 +195,12 @@ async def test_interrupting_intents_leave_the_form_to_the_rules(services: Servic
     form = ValidateVerificationForm(services)
     for intent in ("stop", "request_human"):
         dispatcher = CollectingDispatcher()
-        assert await form.extract_phone_number(dispatcher, tracker(intent=intent, slots={"requested_slot": "phone_number"}), {}) == {}
+        assert (
+            await form.extract_phone_number(
+                dispatcher, tracker(intent=intent, slots={"requested_slot": "phone_number"}), {}
+            )
+            == {}
+        )
         assert dispatcher.messages == []
     dispatcher = CollectingDispatcher()
     events = await ActionCancelTask(services).run(dispatcher, tracker(intent="stop"), {})
@@ -183,7 +213,9 @@ class BrokenGateway:
         raise SmsGatewayError("gateway down")
 
 
-async def test_sms_gateway_failure_is_kind_and_leaves_nothing_half_done(store: Store, clock: FixedClock) -> None:
+async def test_sms_gateway_failure_is_kind_and_leaves_nothing_half_done(
+    store: Store, clock: FixedClock
+) -> None:
     with store.transaction() as session:
         seed_demo(session, clock.now(), _settings())
     services = _services(store, clock, sms=BrokenGateway())

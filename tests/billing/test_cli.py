@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 from sqlalchemy import select
@@ -89,8 +89,9 @@ def test_seed_demo_and_if_empty(
     store.dispose()
 
 
-def test_seed_demo_refused_in_production(migrated: Path, clock: FixedClock, monkeypatch: pytest.MonkeyPatch,
-                                         capsys: pytest.CaptureFixture[str]) -> None:
+def test_seed_demo_refused_in_production(
+    migrated: Path, clock: FixedClock, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("BOT_ENV", "production")
     monkeypatch.setenv("BOT_SECRET_KEY", "x" * 40)
     monkeypatch.setenv("RASA_API_TOKEN", "y" * 30)
@@ -105,15 +106,29 @@ def test_show(demo: Path, clock: FixedClock, capsys: pytest.CaptureFixture[str])
     code, out, _ = _run(capsys, ["show", "13800138000"], clock)
     assert code == 0
     assert "138****8000" in out and "13800138000" not in out
-    for expected in ("张伟", "畅享59元套餐", "余额：36.50 元", "欠费：0.00 元",
-                     "本月消费（2026-11）：84.00 元", "视频彩铃", "短信营销链接开通",
-                     "2026-09-13 起", "从未使用", "腾讯视频会员", "手机App开通",
-                     "本月流量"):
+    for expected in (
+        "张伟",
+        "畅享59元套餐",
+        "余额：36.50 元",
+        "欠费：0.00 元",
+        "本月消费（2026-11）：84.00 元",
+        "视频彩铃",
+        "短信营销链接开通",
+        "2026-09-13 起",
+        "从未使用",
+        "腾讯视频会员",
+        "手机App开通",
+        "本月流量",
+    ):
         assert expected in out, expected
     code, out, _ = _run(capsys, ["show", "13700137000"], clock)
     assert code == 0
-    for expected in ("至 2027-06-30", "违约金 300.00 元", "余额低于30.00元时短信提醒",
-                     "当月消费超过150.00元时短信提醒"):
+    for expected in (
+        "至 2027-06-30",
+        "违约金 300.00 元",
+        "余额低于30.00元时短信提醒",
+        "当月消费超过150.00元时短信提醒",
+    ):
         assert expected in out, expected
     code, out, _ = _run(capsys, ["show", "13900139000"], clock)
     assert code == 0 and "停机" in out and "余额：-58.00 元" in out and "欠费：58.00 元" in out
@@ -133,8 +148,9 @@ def test_show_unknown_or_malformed_number(
 def test_outbox(demo: Path, clock: FixedClock, capsys: pytest.CaptureFixture[str]) -> None:
     store = Store.from_url(f"sqlite:///{demo}")
     with store.transaction() as session:
-        session.add(Notification(phone="13800138000", kind="otp", body="【验证码】123456",
-                                 created_at=clock.now()))
+        session.add(
+            Notification(phone="13800138000", kind="otp", body="【验证码】123456", created_at=clock.now())
+        )
     store.dispose()
     code, out, _ = _run(capsys, ["outbox", "13800138000"], clock)
     assert code == 0
@@ -151,8 +167,11 @@ def test_outbox(demo: Path, clock: FixedClock, capsys: pytest.CaptureFixture[str
 
 
 def test_post_charge(demo: Path, clock: FixedClock, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = _run(capsys, ["post-charge", "13800138000", "--amount", "10.00", "--kind", "vas",
-                                 "--service", "video_ringtone"], clock)
+    code, out, _ = _run(
+        capsys,
+        ["post-charge", "13800138000", "--amount", "10.00", "--kind", "vas", "--service", "video_ringtone"],
+        clock,
+    )
     assert code == 0
     assert "视频彩铃月功能费" in out and "10.00 元" in out and "当前余额：26.50 元" in out
     store = Store.from_url(f"sqlite:///{demo}")
@@ -168,15 +187,18 @@ def test_post_charge(demo: Path, clock: FixedClock, capsys: pytest.CaptureFixtur
         (["post-charge", "13800138000", "--amount", "abc", "--kind", "vas"], "金额无效"),
         (["post-charge", "13800138000", "--amount", "-5", "--kind", "vas"], "金额无效"),
         (["post-charge", "13800138000", "--amount", "1.001", "--kind", "vas"], "金额无效"),
-        (["post-charge", "13800138000", "--amount", "1", "--kind", "vas", "--service", "nope"],
-         "未知的增值业务"),
+        (
+            ["post-charge", "13800138000", "--amount", "1", "--kind", "vas", "--service", "nope"],
+            "未知的增值业务",
+        ),
         (["post-charge", "13000000000", "--amount", "1", "--kind", "vas"], "未找到"),
         (["post-charge", "13800138000", "--amount", "1", "--kind", "bogus"], "参数错误"),
         (["post-charge", "13800138000", "--kind", "vas"], "参数错误"),
     ],
 )
-def test_post_charge_errors(demo: Path, clock: FixedClock, capsys: pytest.CaptureFixture[str],
-                            argv: list[str], message: str) -> None:
+def test_post_charge_errors(
+    demo: Path, clock: FixedClock, capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
     code, _, err = _run(capsys, argv, clock)
     assert code == 1 and message in err and "Traceback" not in err
     store = Store.from_url(f"sqlite:///{demo}")
@@ -194,8 +216,9 @@ def test_missing_store_is_explained(
     assert not db_path.exists(), "a read command must not create an empty database"
 
 
-def test_unreachable_database(monkeypatch: pytest.MonkeyPatch, clock: FixedClock,
-                              capsys: pytest.CaptureFixture[str]) -> None:
+def test_unreachable_database(
+    monkeypatch: pytest.MonkeyPatch, clock: FixedClock, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("BOT_DATABASE_URL", "postgresql+psycopg2://nobody@127.0.0.1:1/none")
     bot_settings.get_settings.cache_clear()
     try:

@@ -58,13 +58,16 @@ def test_account_summary_is_a_frozen_snapshot(seeded: Store, clock: FixedClock) 
         summary.balance_fen = 0  # type: ignore[misc]
     assert summary.masked_phone == "137****7000"
     assert (summary.plan_name, summary.plan_fee_fen, summary.is_contract) == (
-        "5G畅享129元合约套餐", 12900, True
+        "5G畅享129元合约套餐",
+        12900,
+        True,
     )
     assert (summary.balance_fen, summary.arrears_fen, summary.period) == (21000, 0, "2026-11")
     assert summary.early_termination_fee_fen == 30000
     assert [s.channel_label for s in summary.subscriptions] == ["手机App"]
     assert sorted(describe_alert(a) for a in summary.alerts) == [
-        "余额低于30.00元时短信提醒", "当月消费超过150.00元时短信提醒",
+        "余额低于30.00元时短信提醒",
+        "当月消费超过150.00元时短信提醒",
     ]
     assert summary.data_usage is not None and summary.data_usage.data_allowance_mb == 60 * 1024
 
@@ -97,8 +100,14 @@ def test_bills_and_charges(seeded: Store, clock: FixedClock) -> None:
 def test_outbox_newest_first_with_limit(seeded: Store, clock: FixedClock) -> None:
     with seeded.transaction() as session:
         for i in range(3):
-            session.add(Notification(phone="13600136000", kind="otp", body=f"验证码{i}",
-                                     created_at=clock.now() + timedelta(minutes=i)))
+            session.add(
+                Notification(
+                    phone="13600136000",
+                    kind="otp",
+                    body=f"验证码{i}",
+                    created_at=clock.now() + timedelta(minutes=i),
+                )
+            )
     with seeded.transaction() as session:
         messages = list_outbox(session, "13600136000")
         assert [m.body for m in messages] == ["验证码2", "验证码1", "验证码0"]

@@ -270,9 +270,9 @@ def test_stories_hold_whatever_the_date(sqlite_store: Store, settings: Settings,
         assert all(c.bill_period == local_period(now) for c in boosts)
         zhang = _subscriber(session, "13800138000")
         ringtone = session.scalars(
-            select(Subscription).join(Service).where(
-                Subscription.subscriber_id == zhang.id, Service.code == "video_ringtone"
-            )
+            select(Subscription)
+            .join(Service)
+            .where(Subscription.subscriber_id == zhang.id, Service.code == "video_ringtone")
         ).one()
         ring_periods = sorted(
             session.scalars(select(Charge.bill_period).where(Charge.subscription_id == ringtone.id))

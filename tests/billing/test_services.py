@@ -38,9 +38,7 @@ LI = "13900139000"
 
 def _snapshot(store: Store) -> dict[str, Any]:
     with store.transaction() as session:
-        counts = {
-            t.name: session.scalar(select(func.count()).select_from(t)) for t in metadata.sorted_tables
-        }
+        counts = {t.name: session.scalar(select(func.count()).select_from(t)) for t in metadata.sorted_tables}
         balances = dict(session.execute(select(Subscriber.phone, Subscriber.balance_fen)).all())
         bills = sorted(
             session.execute(select(Bill.subscriber_id, Bill.period, Bill.total_fen, Bill.status)).all()
@@ -81,7 +79,10 @@ def test_post_charge_updates_balance_bill_and_audit(seeded: Store, clock: FixedC
         assert charge is not None and charge.subscription_id == result.subscription_id
         entry = session.scalars(select(AuditLog).where(AuditLog.action == "charge.posted")).one()
         assert (entry.actor, entry.subscriber_id, entry.entity, entry.entity_id) == (
-            "billing_feed", zhang.id, "charge", str(result.charge_id)
+            "billing_feed",
+            zhang.id,
+            "charge",
+            str(result.charge_id),
         )
         assert entry.conversation_id == "conv-1"
         assert entry.details["amount_fen"] == 1000 and entry.details["balance_fen"] == 2650
@@ -90,8 +91,14 @@ def test_post_charge_updates_balance_bill_and_audit(seeded: Store, clock: FixedC
 def test_post_charge_opens_the_bill_of_a_new_period(seeded: Store, clock: FixedClock) -> None:
     at = datetime(2026, 11, 30, 16, 30, tzinfo=timezone.utc)  # 2026-12-01 00:30 in Shanghai
     with seeded.transaction() as session:
-        result = post_charge(session, phone="13600136000", amount_fen=5900,
-                             item_kind="plan_fee", description="畅享59元套餐月费", at=at)
+        result = post_charge(
+            session,
+            phone="13600136000",
+            amount_fen=5900,
+            item_kind="plan_fee",
+            description="畅享59元套餐月费",
+            at=at,
+        )
     assert result.bill_period == "2026-12" and result.bill_total_fen == 5900
     with seeded.transaction() as session:
         bill = session.get(Bill, result.bill_id)
@@ -105,8 +112,9 @@ def test_late_charge_to_a_closed_period_keeps_fifo(seeded: Store, clock: FixedCl
     """A charge posted back into October updates October's closed bill and re-settles it."""
     at = datetime(2026, 10, 31, 12, 0, tzinfo=timezone.utc)
     with seeded.transaction() as session:
-        post_charge(session, phone="13600136000", amount_fen=200, item_kind="sms",
-                    description="短信费", at=at)
+        post_charge(
+            session, phone="13600136000", amount_fen=200, item_kind="sms", description="短信费", at=at
+        )
     with seeded.transaction() as session:
         liu = find_subscriber_by_phone(session, "13600136000")
         assert liu is not None
@@ -131,8 +139,12 @@ def test_post_charge_rejects_bad_input_and_changes_nothing(seeded: Store, clock:
     before = _snapshot(seeded)
     for kwargs, error in _BAD_CHARGES:
         args: dict[str, Any] = {
-            "phone": ZHANG, "amount_fen": 1000, "item_kind": "vas", "description": "x",
-            "service_code": "video_ringtone", "at": clock.now(),
+            "phone": ZHANG,
+            "amount_fen": 1000,
+            "item_kind": "vas",
+            "description": "x",
+            "service_code": "video_ringtone",
+            "at": clock.now(),
         }
         args.update(kwargs)
         with pytest.raises(error):
@@ -149,8 +161,14 @@ def test_post_charge_refuses_a_closed_account(seeded: Store, clock: FixedClock) 
     before = _snapshot(seeded)
     with pytest.raises(AccountClosed) as info:
         with seeded.transaction() as session:
-            post_charge(session, phone="13600136000", amount_fen=100, item_kind="other",
-                        description="x", at=clock.now())
+            post_charge(
+                session,
+                phone="13600136000",
+                amount_fen=100,
+                item_kind="other",
+                description="x",
+                at=clock.now(),
+            )
     assert "136****6000" in str(info.value)
     assert _snapshot(seeded) == before
 
@@ -158,8 +176,14 @@ def test_post_charge_refuses_a_closed_account(seeded: Store, clock: FixedClock) 
 def test_post_charge_refuses_naive_time(seeded: Store) -> None:
     with pytest.raises(ValueError):
         with seeded.transaction() as session:
-            post_charge(session, phone=ZHANG, amount_fen=100, item_kind="other", description="x",
-                        at=datetime(2026, 11, 22, 10, 0))
+            post_charge(
+                session,
+                phone=ZHANG,
+                amount_fen=100,
+                item_kind="other",
+                description="x",
+                at=datetime(2026, 11, 22, 10, 0),
+            )
 
 
 def test_charge_hooks_run_in_the_same_transaction(
@@ -169,18 +193,34 @@ def test_charge_hooks_run_in_the_same_transaction(
 
     def hook(session, subscriber, charge, at):  # type: ignore[no-untyped-def]
         calls.append((subscriber.phone, subscriber.balance_fen, charge.amount_fen, charge.id is not None, at))
-        session.add(Notification(subscriber_id=subscriber.id, phone=subscriber.phone, kind="alert",
-                                 body="扣费提醒", created_at=at))
+        session.add(
+            Notification(
+                subscriber_id=subscriber.id,
+                phone=subscriber.phone,
+                kind="alert",
+                body="扣费提醒",
+                created_at=at,
+            )
+        )
 
     monkeypatch.setattr(services, "CHARGE_POSTED_HOOKS", [hook])
     at = clock.now()
     with seeded.transaction() as session:
-        post_charge(session, phone=ZHANG, amount_fen=1000, item_kind="vas", description="",
-                    service_code="tencent_video", at=at)
+        post_charge(
+            session,
+            phone=ZHANG,
+            amount_fen=1000,
+            item_kind="vas",
+            description="",
+            service_code="tencent_video",
+            at=at,
+        )
     assert calls == [(ZHANG, 2650, 1000, True, at)]
     with seeded.transaction() as session:
-        alerts = select(func.count()).select_from(Notification).where(
-            Notification.kind == "alert", Notification.phone == ZHANG
+        alerts = (
+            select(func.count())
+            .select_from(Notification)
+            .where(Notification.kind == "alert", Notification.phone == ZHANG)
         )
         assert session.scalar(alerts) == 1
 
@@ -195,8 +235,9 @@ def test_a_failing_hook_rolls_the_charge_back(
     before = _snapshot(seeded)
     with pytest.raises(RuntimeError):
         with seeded.transaction() as session:
-            post_charge(session, phone=ZHANG, amount_fen=1000, item_kind="other", description="x",
-                        at=clock.now())
+            post_charge(
+                session, phone=ZHANG, amount_fen=1000, item_kind="other", description="x", at=clock.now()
+            )
     assert _snapshot(seeded) == before
 
 
@@ -207,8 +248,9 @@ def test_hook_lists_are_empty_by_default() -> None:
 def test_payment_clears_arrears_fifo(seeded: Store, clock: FixedClock) -> None:
     at = clock.advance(minutes=1)
     with seeded.transaction() as session:
-        partial = record_payment(session, phone=LI, amount_fen=3000, method="wechat_pay", at=at,
-                                 reference="W1")
+        partial = record_payment(
+            session, phone=LI, amount_fen=3000, method="wechat_pay", at=at, reference="W1"
+        )
     assert (partial.balance_fen, partial.arrears_fen, partial.bills_paid) == (-2800, 5800, ())
     with seeded.transaction() as session:
         rest = record_payment(session, phone=LI, amount_fen=2800, method="alipay", at=at)
@@ -228,8 +270,11 @@ def test_payment_clears_arrears_fifo(seeded: Store, clock: FixedClock) -> None:
 
 def test_payment_hooks_are_called(seeded: Store, clock: FixedClock, monkeypatch: pytest.MonkeyPatch) -> None:
     seen: list[tuple[str, int]] = []
-    monkeypatch.setattr(services, "PAYMENT_RECORDED_HOOKS",
-                        [lambda session, sub, payment, at: seen.append((sub.phone, payment.amount_fen))])
+    monkeypatch.setattr(
+        services,
+        "PAYMENT_RECORDED_HOOKS",
+        [lambda session, sub, payment, at: seen.append((sub.phone, payment.amount_fen))],
+    )
     with seeded.transaction() as session:
         record_payment(session, phone=ZHANG, amount_fen=5000, method="hall", at=clock.now())
     assert seen == [(ZHANG, 5000)]
@@ -256,8 +301,14 @@ def test_many_charges_keep_the_books(seeded: Store, clock: FixedClock) -> None:
     """Balance stays payments − charges and the bill stays the sum of its charges."""
     with seeded.transaction() as session:
         for i in range(5):
-            post_charge(session, phone="13500135000", amount_fen=100 + i, item_kind="data",
-                        description="套餐外流量", at=clock.now() + timedelta(minutes=i))
+            post_charge(
+                session,
+                phone="13500135000",
+                amount_fen=100 + i,
+                item_kind="data",
+                description="套餐外流量",
+                at=clock.now() + timedelta(minutes=i),
+            )
         record_payment(session, phone="13500135000", amount_fen=1000, method="alipay", at=clock.now())
     with seeded.transaction() as session:
         chen = find_subscriber_by_phone(session, "13500135000")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, List, Optional
+from typing import Any, Optional
 
 import pytest
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
@@ -43,7 +43,7 @@ class FakeVerification:
     def __init__(self, pending: Optional[str] = "sms_otp", fail: bool = False) -> None:
         self.pending = pending
         self.fail = fail
-        self.submitted: List[tuple[str, str]] = []
+        self.submitted: list[tuple[str, str]] = []
 
     def pending_factor(self, conversation_id: str) -> Optional[str]:
         if self.fail:
@@ -98,7 +98,7 @@ async def test_ordinary_message_passes_untouched_without_a_lookup() -> None:
 async def test_wrap_hands_the_filtered_message_to_rasa() -> None:
     service = FakeVerification()
     guard = SecretGuard(lambda: service)  # type: ignore[arg-type, return-value]
-    seen: List[UserMessage] = []
+    seen: list[UserMessage] = []
 
     async def on_new_message(message: UserMessage) -> None:
         seen.append(message)

@@ -12,9 +12,9 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, List
 
 import pytest
 import requests
@@ -43,9 +43,9 @@ class Servers:
     rasa_url: str
     action_url: str
     store: Store
-    logs: List[Path] = field(default_factory=list)
+    logs: list[Path] = field(default_factory=list)
 
-    def say(self, sender: str, text: str) -> List[str]:
+    def say(self, sender: str, text: str) -> list[str]:
         """Sends ``text`` over the REST channel and returns the bot's texts."""
         reply = requests.post(
             f"{self.rasa_url}/webhooks/rest/webhook",
@@ -130,18 +130,36 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
         procs.append(
             subprocess.Popen(
                 [sys.executable, "-m", "bot.action_server", "--port", str(action_port)],
-                cwd=PROJECT_ROOT, env=env, stdout=alog, stderr=subprocess.STDOUT,
+                cwd=PROJECT_ROOT,
+                env=env,
+                stdout=alog,
+                stderr=subprocess.STDOUT,
             )
         )
         procs.append(
             subprocess.Popen(
                 [
-                    str(bin_dir / "rasa"), "run", "--model", model,
-                    "--endpoints", "endpoints.yml", "--credentials", "credentials.yml",
-                    "--interface", "127.0.0.1", "--port", str(rasa_port),
-                    "--enable-api", "--auth-token", API_TOKEN, "--debug",
+                    str(bin_dir / "rasa"),
+                    "run",
+                    "--model",
+                    model,
+                    "--endpoints",
+                    "endpoints.yml",
+                    "--credentials",
+                    "credentials.yml",
+                    "--interface",
+                    "127.0.0.1",
+                    "--port",
+                    str(rasa_port),
+                    "--enable-api",
+                    "--auth-token",
+                    API_TOKEN,
+                    "--debug",
                 ],
-                cwd=PROJECT_ROOT, env=env, stdout=rlog, stderr=subprocess.STDOUT,
+                cwd=PROJECT_ROOT,
+                env=env,
+                stdout=rlog,
+                stderr=subprocess.STDOUT,
             )
         )
     try:

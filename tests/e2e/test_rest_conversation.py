@@ -127,7 +127,9 @@ def test_endpoints_refuse_requests_without_their_token(servers: Servers) -> None
     assert wrong.status_code == 401
     api = requests.get(f"{servers.rasa_url}/conversations/x/tracker", timeout=10)
     assert api.status_code in (401, 403)
-    action = requests.post(f"{servers.action_url}/webhook", json={"next_action": "action_query_balance"}, timeout=10)
+    action = requests.post(
+        f"{servers.action_url}/webhook", json={"next_action": "action_query_balance"}, timeout=10
+    )
     assert action.status_code == 401
     listed = requests.get(f"{servers.action_url}/actions", params={"token": ACTION_TOKEN}, timeout=10)
     assert listed.status_code == 200 and {"name": "action_query_balance"} in listed.json()

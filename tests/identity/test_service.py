@@ -5,8 +5,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Optional
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -53,7 +52,9 @@ def add_subscriber(store: Store, clock: FixedClock, phone: str = PHONE, status: 
     with store.transaction() as session:
         plan = session.execute(select(Plan).where(Plan.code == "basic_39")).scalar_one_or_none()
         if plan is None:
-            plan = Plan(code="basic_39", name="畅享39元套餐", monthly_fee_fen=3900, data_mb=10240, voice_minutes=200)
+            plan = Plan(
+                code="basic_39", name="畅享39元套餐", monthly_fee_fen=3900, data_mb=10240, voice_minutes=200
+            )
             session.add(plan)
             session.flush()
         sub = Subscriber(
@@ -80,7 +81,10 @@ def received_code(store: Store, phone: str = PHONE) -> str:
     """The code in the newest SMS to ``phone``, read from the outbox as a demo subscriber would."""
     with store.transaction() as session:
         body = session.execute(
-            select(Notification.body).where(Notification.phone == phone).order_by(Notification.id.desc()).limit(1)
+            select(Notification.body)
+            .where(Notification.phone == phone)
+            .order_by(Notification.id.desc())
+            .limit(1)
         ).scalar_one()
     match = _CODE_IN_BODY.search(body)
     assert match, body
@@ -93,7 +97,9 @@ def wrong_code(code: str) -> str:
 
 def challenges(store: Store) -> list[VerificationChallenge]:
     with store.transaction() as session:
-        return list(session.execute(select(VerificationChallenge).order_by(VerificationChallenge.id)).scalars())
+        return list(
+            session.execute(select(VerificationChallenge).order_by(VerificationChallenge.id)).scalars()
+        )
 
 
 def count(store: Store, model: type) -> int:
@@ -135,7 +141,9 @@ def test_right_code_gives_basic_level(world: World) -> None:
 
     result = world.svc.submit_secret(CONV, code)
 
-    assert result == AttemptResult(result="ok", factor="sms_otp", attempts_left=None, locked_until=None, level="basic")
+    assert result == AttemptResult(
+        result="ok", factor="sms_otp", attempts_left=None, locked_until=None, level="basic"
+    )
     assert world.svc.pending_factor(CONV) is None
     assert world.svc.current(CONV) == Verified(
         subscriber_id=world.subscriber_id,

@@ -6,9 +6,9 @@ import json
 import socket
 import threading
 import time
+from collections.abc import Iterator
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Iterator
 
 import pytest
 from sqlalchemy import select
@@ -46,9 +46,11 @@ class _Gateway:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/sms"
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
 
-    def __enter__(self) -> "_Gateway":
+    def __enter__(self) -> _Gateway:
         self.thread.start()
         return self
 
@@ -82,7 +84,9 @@ def test_outbox_keeps_the_message_as_sent(sqlite_store: Store) -> None:
     )
 
 
-def test_http_gateway_posts_json_and_records_a_masked_copy(sqlite_store: Store, gateway_server: _Gateway) -> None:
+def test_http_gateway_posts_json_and_records_a_masked_copy(
+    sqlite_store: Store, gateway_server: _Gateway
+) -> None:
     gateway = HttpSmsGateway(gateway_server.url, timeout=2)
     with sqlite_store.transaction() as session:
         gateway.send(session, phone="13800138000", body=BODY, kind="verification_code", at=AT)
@@ -141,7 +145,9 @@ def test_mask_codes_masks_only_six_digit_runs() -> None:
 def test_gateway_from_settings() -> None:
     assert isinstance(gateway_from_settings(Settings(env="test")), OutboxSmsGateway)
     http = gateway_from_settings(
-        Settings(env="test", sms_gateway="http", sms_gateway_url="https://sms.example/send", sms_gateway_timeout=3)
+        Settings(
+            env="test", sms_gateway="http", sms_gateway_url="https://sms.example/send", sms_gateway_timeout=3
+        )
     )
     assert isinstance(http, HttpSmsGateway)
     assert (http.url, http.timeout) == ("https://sms.example/send", 3)

@@ -13,7 +13,9 @@ from bot.settings import SettingsError, settings_from_env
 AT = datetime(2026, 11, 22, tzinfo=timezone.utc)
 
 
-@pytest.mark.parametrize("key", ["code", "otp", "otp_code", "password", "id_number", "id_last6", "secret", "pin"])
+@pytest.mark.parametrize(
+    "key", ["code", "otp", "otp_code", "password", "id_number", "id_last6", "secret", "pin"]
+)
 def test_audit_refuses_secret_keys(sqlite_store: Store, key: str) -> None:
     with sqlite_store.transaction() as session, pytest.raises(ValueError):
         record(session, at=AT, actor="system", action="x", details={key: "1"})
@@ -21,7 +23,13 @@ def test_audit_refuses_secret_keys(sqlite_store: Store, key: str) -> None:
 
 def test_audit_accepts_ordinary_keys(sqlite_store: Store) -> None:
     with sqlite_store.transaction() as session:
-        entry = record(session, at=AT, actor="cli", action="charge.posted", details={"service_code": "video_ringtone", "masked_phone": "138****8000"})
+        entry = record(
+            session,
+            at=AT,
+            actor="cli",
+            action="charge.posted",
+            details={"service_code": "video_ringtone", "masked_phone": "138****8000"},
+        )
     assert entry.details["service_code"] == "video_ringtone"
 
 
