@@ -6,7 +6,7 @@ UV_VERSION := 0.13.9
 STAMP := $(VENV)/.installed-$(shell sha256sum requirements.lock 2>/dev/null | cut -c1-12)
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: setup run train test test-fast lint lock clean db seed
+.PHONY: setup run train test lint lock clean db seed bench-nlu
 
 setup: $(STAMP)
 
@@ -42,3 +42,6 @@ lint: setup
 
 clean:
 	rm -rf $(VENV) models var .pytest_cache test-artifacts
+
+bench-nlu: setup
+	@source scripts/env.sh && $(PY) bench/nlu.py

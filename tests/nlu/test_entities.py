@@ -1,0 +1,57 @@
+"""Entities with canonical values: the spaCy catalogue ruler and the value finders."""
+
+from __future__ import annotations
+
+from typing import List, Tuple
+
+import pytest
+
+from bot.billing.catalogue import catalogue_terms
+from bot.nlu.normalise import normalise_text
+from bot.nlu.spacy_entities import find_entities, telecom_nlp
+
+
+def entities(text: str) -> List[Tuple[str, str]]:
+    return [(f.entity, f.value) for f in find_entities(normalise_text(text))]
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("这个月怎么多扣了10块", [("period", "relative:0"), ("amount", "1000")]),
+        ("这个月怎么多扣了十块钱", [("period", "relative:0"), ("amount", "1000")]),
+        ("帮我把那个彩铃退了", [("service", "video_ringtone")]),
+        ("余额低于20提醒我", [("alert_type", "balance"), ("amount", "2000")]),
+        ("余额低于二十提醒我一下", [("alert_type", "balance"), ("amount", "2000")]),
+        ("我要销户", []),
+        ("扣了我二十块五", [("amount", "2050")]),
+        ("１０.５元", [("amount", "1050")]),
+        ("多收了我5毛钱", [("amount", "50")]),
+        ("号码 138-0013-8000", [("phone_number", "13800138000")]),
+        ("验证码是６５４３２１", [("otp_code", "654321")]),
+        ("身份证后六位10001x", [("id_last6", "10001X")]),
+        ("上上个月和上个月的账单", [("period", "relative:-2"), ("period", "relative:-1")]),
+        ("十月份的话费", [("period", "month:10")]),
+        ("2026年10月的账单", [("period", "month:2026-10")]),
+        ("最近三个月扣了啥", [("period", "recent:3")]),
+        ("流量用到百分之八十发微信告诉我", [("alert_type", "data"), ("percent", "80"), ("channel", "wechat")]),
+        ("每笔扣费都短信通知我", [("alert_type", "deduction"), ("channel", "sms")]),
+        ("我是畅享19元套餐，19元套餐多少流量", []),
+        ("取消腾讯视频会员和爱奇艺", [("service", "tencent_video"), ("service", "iqiyi_vip")]),
+        ("彩玲给我退了", [("service", "video_ringtone")]),
+        ("短信验证码没收到", []),
+    ],
+)
+def test_entities(text: str, expected: List[Tuple[str, str]]) -> None:
+    assert entities(text) == expected
+
+
+@pytest.mark.parametrize("term", [t for t in catalogue_terms() if t.kind == "service"], ids=lambda t: t.term)
+def test_every_catalogue_alias_is_found_by_the_spacy_ruler_in_context(term) -> None:  # type: ignore[no-untyped-def]
+    doc = telecom_nlp()(f"帮我把那个{term.term}退了")
+    assert [(e.label_, e.ent_id_) for e in doc.ents] == [("service", term.code)]
+
+
+def test_noise_and_emoji_are_harmless() -> None:
+    assert entities("😀" * 500) == []
+    assert isinstance(entities("啊" * 5000), list)
