@@ -133,3 +133,15 @@ def test_endpoints_refuse_requests_without_their_token(servers: Servers) -> None
     assert action.status_code == 401
     listed = requests.get(f"{servers.action_url}/actions", params={"token": ACTION_TOKEN}, timeout=10)
     assert listed.status_code == 200 and {"name": "action_query_balance"} in listed.json()
+
+
+def test_odd_input_gets_a_polite_answer_and_no_error(servers: Servers) -> None:
+    sender = _conversation()
+    noise = "".join(chr(0x4E00 + (i * 7919) % 20000) for i in range(5000))
+    for text in ("Hello, can you help me with my phone bill?", "", noise, "😀😡🙏🔥💯", "¿Dónde está mi factura?"):
+        replies = servers.say(sender, text)
+        assert replies, f"no reply to {text[:20]!r}"
+        assert all(r.strip() for r in replies)
+        assert not any("Traceback" in r or "Error" in r for r in replies)
+    # and the conversation still works afterwards
+    assert "手机号码" in _joined(servers.say(sender, "查一下我的余额"))
