@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
+import logging
 import os
 import platform
 import sys
@@ -45,8 +47,13 @@ def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, str(ROOT))
     from bot.nlu.evaluate import agent_parser, evaluate, load_examples, targets_met
 
+    from rasa.utils.log_utils import configure_structlog
+
+    logging.getLogger().setLevel(logging.WARNING)
+    configure_structlog(logging.WARNING)
     training_seconds = None
-    with tempfile.TemporaryDirectory() as tmp:
+    # Rasa prints progress to stdout; keep stdout for the JSON alone.
+    with tempfile.TemporaryDirectory() as tmp, contextlib.redirect_stdout(sys.stderr):
         model = args.model
         if not model:
             started = time.perf_counter()

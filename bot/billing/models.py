@@ -276,3 +276,16 @@ class AuditLog(Base):
     entity_id = Column(String(40), nullable=False, default="")
     conversation_id = Column(String(100), nullable=True)
     details = Column(JSON, nullable=False, default=dict)
+
+
+class SatisfactionRating(Base):
+    """A subscriber's 1–5 rating of a conversation (满意度评价)."""
+
+    __tablename__ = "satisfaction_ratings"
+    id = Column(Integer, primary_key=True)
+    conversation_id = Column(String(100), nullable=False, index=True)
+    subscriber_id = Column(Integer, ForeignKey("subscribers.id"), nullable=True)
+    score = Column(Integer, nullable=False)
+    task = Column(String(40), nullable=False, default="")
+    created_at = Column(UTCDateTime, nullable=False)
+    __table_args__ = (CheckConstraint("score BETWEEN 1 AND 5", name="score_range"),)

@@ -48,7 +48,8 @@ def load_examples(path: str) -> List[Example]:
 def _predicted_intent(parse: Dict[str, Any]) -> str:
     name = (parse.get("intent") or {}).get("name") or "None"
     if name in RETRIEVAL_INTENTS:
-        selected = (parse.get("response_selector") or {}).get(name) or {}
+        selectors = parse.get("response_selector") or {}
+        selected = selectors.get(name) or selectors.get("default") or {}
         key = (selected.get("response") or {}).get("intent_response_key")
         if key:
             return key
