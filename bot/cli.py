@@ -7,6 +7,7 @@ Commands::
     python -m bot show PHONE                       an account at a glance
     python -m bot outbox PHONE [--limit N]         what the development SMS gateway "sent"
     python -m bot post-charge PHONE --amount 10.00 --kind vas [--service CODE] [--description TEXT]
+    python -m bot complete-closures                carry out the closure requests that took effect
 
 The store comes from the settings (``BOT_DATABASE_URL``) and is opened only inside a command.
 Expected problems (unknown number, bad amount, unreachable database) print a short message
@@ -102,6 +103,9 @@ def build_parser() -> argparse.ArgumentParser:
     charge.add_argument("--service", default=None, help="增值业务代码，如 video_ringtone")
     charge.add_argument("--description", default="", help="账单摘要（默认按业务或类型生成）")
     charge.set_defaults(handler=_cmd_post_charge)
+
+    closures = commands.add_parser("complete-closures", help="办结已到生效时间的销户申请")
+    closures.set_defaults(handler=_cmd_complete_closures)
     return parser
 
 
@@ -300,6 +304,36 @@ def _cmd_post_charge(args: argparse.Namespace, clock: Clock, out: TextIO) -> int
         f"当前余额：{yuan(result.balance_fen)} 元；" f"本期账单合计：{yuan(result.bill_total_fen)} 元",
         file=out,
     )
+    return 0
+
+
+def _cmd_complete_closures(args: argparse.Namespace, clock: Clock, out: TextIO) -> int:
+    from bot.billing.closure import complete_due_closures
+    from bot.identity.errors import SmsGatewayError
+    from bot.identity.sms import gateway_from_settings
+
+    sms = gateway_from_settings(_settings())
+    store = _open_store()
+    try:
+        with store.transaction() as session:
+            results = complete_due_closures(session, clock.now(), sms)
+    except SmsGatewayError as exc:
+        raise CommandError(f"短信发送失败（{exc}），本次未办结任何销户，请稍后重试") from None
+    finally:
+        store.dispose()
+    if not results:
+        print("没有到期的销户申请。", file=out)
+        return 0
+    for result in results:
+        if result.completed:
+            print(
+                f"已销户：{mask_phone(result.phone)}（申请 {result.request_id}）"
+                f"违约金 {yuan(result.termination_fee_fen)} 元，退还余额 {yuan(result.refund_fen)} 元",
+                file=out,
+            )
+        else:
+            reasons = "；".join(b.message_zh for b in result.blockers)
+            print(f"暂缓：{mask_phone(result.phone)}（申请 {result.request_id}）{reasons}", file=out)
     return 0
 
 

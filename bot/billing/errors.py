@@ -7,9 +7,15 @@ phone numbers in it are masked, so an error can be logged without leaking a numb
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any, Optional
 
-from bot.money import mask_phone
+from bot.clock import to_local
+from bot.money import mask_phone, yuan
+
+if TYPE_CHECKING:
+    from bot.billing.closure import Blocker
 
 
 def _who(phone: str | int) -> str:
@@ -107,3 +113,75 @@ class InvalidPaymentMethod(BillingError):
     def __init__(self, method: str) -> None:
         self.method = method
         super().__init__(f"未知的缴费方式：{method}")
+
+
+class ClosureBlocked(BillingError):
+    """Closing the account (销户) is refused: something must be dealt with first.
+
+    Attributes:
+        blockers: the reasons, each a ``bot.billing.closure.Blocker`` with ``code``,
+            ``message_zh`` and ``amount_fen``; never empty.
+    """
+
+    def __init__(self, blockers: Sequence[Blocker]) -> None:
+        self.blockers: tuple[Blocker, ...] = tuple(blockers)
+        reasons = "；".join(b.message_zh for b in self.blockers) or "暂不能销户"
+        super().__init__(f"暂不能销户：{reasons}")
+
+    @property
+    def codes(self) -> tuple[str, ...]:
+        """The blockers' codes, in order (e.g. ``('arrears',)``)."""
+        return tuple(b.code for b in self.blockers)
+
+
+class ConsentRequired(ClosureBlocked):
+    """Closing inside the contract costs an early-termination fee the subscriber has not agreed to.
+
+    Its only blocker has the code ``consent_required`` and the fee as ``amount_fen``.
+
+    Attributes:
+        fee_fen: the early-termination fee (提前解约违约金), fen.
+        contract_end: the last day of the contract.
+    """
+
+    def __init__(self, fee_fen: int, contract_end: Optional[date] = None) -> None:
+        from bot.billing.closure import Blocker
+
+        self.fee_fen = fee_fen
+        self.contract_end = contract_end
+        until = f"（合约期至{contract_end.isoformat()}）" if contract_end is not None else ""
+        super().__init__(
+            [
+                Blocker(
+                    code="consent_required",
+                    message_zh=f"合约期内销户需支付提前解约违约金{yuan(fee_fen)}元{until}，须您明确同意",
+                    amount_fen=fee_fen,
+                )
+            ]
+        )
+
+
+class NoPendingClosure(BillingError):
+    """There is no closure request that can still be withdrawn.
+
+    Attributes:
+        subscriber_id: whose account.
+    """
+
+    def __init__(self, subscriber_id: int, message: Optional[str] = None) -> None:
+        self.subscriber_id = subscriber_id
+        super().__init__(message or "没有可撤销的销户申请")
+
+
+class ClosureAlreadyEffective(NoPendingClosure):
+    """The closure request has already taken effect, so it can no longer be withdrawn.
+
+    Attributes:
+        subscriber_id: whose account.
+        effective_at: when it took effect (aware UTC).
+    """
+
+    def __init__(self, subscriber_id: int, effective_at: datetime) -> None:
+        self.effective_at = effective_at
+        when = f"{to_local(effective_at):%Y-%m-%d %H:%M}"
+        super().__init__(subscriber_id, f"销户申请已于{when}生效，不能再撤销")
