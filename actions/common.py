@@ -87,25 +87,65 @@ class ServiceAction(UsesServices, Action, ABC):
 class GatedRequestAction(ServiceAction, ABC):
     """An account request that needs a verified conversation; otherwise starts verification.
 
-    Subclasses set ``request`` (a key in ``RESUMABLE``) and ``level``.
+    Subclasses set ``request`` (a key in ``RESUMABLE``), ``level`` (``basic`` or ``strong``) and
+    optionally ``intro`` (a response said before verification starts, e.g. what closure means).
+    The events always say whether verification is needed and which form (if any) comes next.
     """
 
     request: str = ""
     level: str = "basic"
+    intro: Optional[str] = None
 
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
         from bot.db import StoreUnavailable
+        from bot.identity.errors import NumberLocked
 
         try:
             verified = self.services.verification.current(tracker.sender_id)
+            if verified is not None and self.level == "strong" and verified.level != "strong":
+                if self.intro:
+                    dispatcher.utter_message(response=self.intro)
+                self.services.verification.request_second_factor(tracker.sender_id)
+                dispatcher.utter_message(response="utter_need_strong_verification")
+                return self._start_verification()
         except StoreUnavailable:
             logger.warning("store unavailable while checking verification")
             dispatcher.utter_message(response="utter_service_unavailable")
-            return [SlotSet("verification_needed", False)]
-        if verified is None or (self.level == "strong" and verified.level != "strong"):
+            return [SlotSet("verification_needed", False), SlotSet("resume_form", "none")]
+        except NumberLocked as exc:
+            dispatcher.utter_message(
+                response="utter_number_locked", masked_phone=verified.masked_phone if verified else "",
+                until=local_time(exc.until),
+            )
+            return [SlotSet("verification_needed", False), SlotSet("resume_form", "none")]
+        if verified is None:
+            if self.intro:
+                dispatcher.utter_message(response=self.intro)
             dispatcher.utter_message(response="utter_need_verification")
-            return [SlotSet("pending_request", self.request), SlotSet("verification_needed", True)]
-        events = RESUMABLE[self.request](self.services, dispatcher, tracker, verified)
-        return [SlotSet("verification_needed", False), *events]
+            return self._start_verification()
+        return run_resumable(self.request, self.services, dispatcher, tracker, verified)
+
+    def _start_verification(self) -> list[EventType]:
+        return [
+            SlotSet("pending_request", self.request),
+            SlotSet("pending_level", self.level),
+            SlotSet("verification_needed", True),
+        ]
+
+
+def run_resumable(
+    request: str, services: Services, dispatcher: CollectingDispatcher, tracker: Tracker, verified: Verified
+) -> list[EventType]:
+    """Runs a registered request for a verified subscriber; the events say which form comes next."""
+    events = RESUMABLE[request](services, dispatcher, tracker, verified)
+    if not any(isinstance(e, dict) and e.get("name") == "resume_form" for e in events):
+        events = [*events, SlotSet("resume_form", "none")]
+    return [SlotSet("verification_needed", False), *events]
+
+
+def offer_rating(dispatcher: CollectingDispatcher) -> list[EventType]:
+    """Asks for a 1–5 score when a task ends."""
+    dispatcher.utter_message(response="utter_ask_rating")
+    return [SlotSet("offer", "rating")]

@@ -1,8 +1,9 @@
-"""Identity verification in the conversation: the form that asks for the number and the code.
+"""Identity verification in the conversation: the form that asks for the number, the code and,
+for account closure, the service password or ID digits.
 
-The code itself never reaches this action: the channel guard (``bot.channels.guard``) checks
-it inside the Rasa server, records the outcome in the store and forwards a masked message
-with the intent ``provide_secret``. Here we only read that outcome, once.
+Secrets never reach this action: the channel guard (``bot.channels.guard``) checks them inside
+the Rasa server, records the outcome in the store and forwards a masked message with the intent
+``provide_secret``. Here we only read that outcome, once.
 """
 
 from __future__ import annotations
@@ -23,15 +24,16 @@ from actions.common import (
     find_phone,
     latest_intent,
     local_time,
+    run_resumable,
 )
 from bot.app import Services
 from bot.db import StoreUnavailable
-from bot.identity.errors import NumberLocked, SmsGatewayError, TooManyCodes, UnknownNumber
+from bot.identity.errors import NotVerified, NumberLocked, SmsGatewayError, TooManyCodes, UnknownNumber
 from bot.money import mask_phone
 
 logger = logging.getLogger(__name__)
 
-RESET_VERIFICATION = ("phone_number", "otp_status", "pending_request")
+RESET_VERIFICATION = ("phone_number", "otp_status", "second_factor_status", "pending_request", "pending_level")
 
 
 def send_code(
@@ -68,11 +70,42 @@ def send_code(
     return None
 
 
+def open_second_factor(services: Services, dispatcher: CollectingDispatcher, conversation_id: str) -> Optional[str]:
+    """Opens the second-factor challenge; returns a terminal status when that is impossible."""
+    try:
+        services.verification.request_second_factor(conversation_id)
+    except NumberLocked as exc:
+        dispatcher.utter_message(response="utter_number_locked", masked_phone="", until=local_time(exc.until))
+        return "locked"
+    except NotVerified:
+        return "error"
+    except StoreUnavailable:
+        dispatcher.utter_message(response="utter_service_unavailable")
+        return "error"
+    return None
+
+
 class ValidateVerificationForm(UsesServices, FormValidationAction):
-    """Fills ``phone_number`` (and sends the code) and ``otp_status`` (from the guard's outcome)."""
+    """Fills ``phone_number`` (and sends the code), ``otp_status`` and ``second_factor_status``."""
 
     def name(self) -> str:
         return "validate_verification_form"
+
+    async def required_slots(
+        self, domain_slots: list[str], dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[str]:
+        """Skips the SMS step when already verified; asks the second factor only for strong requests."""
+        slots = list(domain_slots)
+        if tracker.get_slot("pending_level") != "strong":
+            slots.remove("second_factor_status")
+        if tracker.get_slot("otp_status") is None and tracker.get_slot("pending_level") == "strong":
+            try:
+                verified = self.services.verification.current(tracker.sender_id, touch=False)
+            except StoreUnavailable:
+                verified = None
+            if verified is not None:
+                slots = [s for s in slots if s not in ("phone_number", "otp_status")]
+        return slots
 
     async def extract_phone_number(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -89,7 +122,7 @@ class ValidateVerificationForm(UsesServices, FormValidationAction):
         if terminal == "unknown":
             return {"phone_number": None}
         if terminal:
-            return {"phone_number": phone, "otp_status": terminal}
+            return {"phone_number": phone, "otp_status": terminal, "second_factor_status": terminal}
         return {"phone_number": phone}
 
     async def extract_otp_status(
@@ -104,26 +137,22 @@ class ValidateVerificationForm(UsesServices, FormValidationAction):
         if intent == "resend_code" and phone:
             status = send_code(self.services, dispatcher, tracker.sender_id, phone)
             return {"otp_status": None if status == "unknown" else status}
-        if intent != "provide_secret":
-            dispatcher.utter_message(response="utter_code_not_received")
-            return {"otp_status": None}
-        try:
-            outcome = self.services.verification.take_outcome(tracker.sender_id)
-        except StoreUnavailable:
-            dispatcher.utter_message(response="utter_service_unavailable")
-            return {"otp_status": "error"}
+        outcome = self._outcome(dispatcher, tracker, intent)
         if outcome is None:
-            dispatcher.utter_message(response="utter_code_not_received")
             return {"otp_status": None}
+        if outcome == "error":
+            return {"otp_status": "error", "second_factor_status": "error"}
         if outcome.result == "ok":
             dispatcher.utter_message(response="utter_verified")
+            if tracker.get_slot("pending_level") == "strong":
+                terminal = open_second_factor(self.services, dispatcher, tracker.sender_id)
+                if terminal:
+                    return {"otp_status": "verified", "second_factor_status": terminal}
+                dispatcher.utter_message(response="utter_need_strong_verification")
             return {"otp_status": "verified"}
         if outcome.result == "locked":
-            until = local_time(outcome.locked_until) if outcome.locked_until else "30分钟"
-            dispatcher.utter_message(
-                response="utter_number_locked", masked_phone=mask_phone(phone or ""), until=until
-            )
-            return {"otp_status": "locked"}
+            self._locked(dispatcher, phone, outcome)
+            return {"otp_status": "locked", "second_factor_status": "locked"}
         if outcome.result == "expired":
             dispatcher.utter_message(response="utter_code_expired")
         elif outcome.result == "wrong" and outcome.attempts_left:
@@ -131,6 +160,58 @@ class ValidateVerificationForm(UsesServices, FormValidationAction):
         else:
             dispatcher.utter_message(response="utter_code_failed")
         return {"otp_status": None}
+
+    async def extract_second_factor_status(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        if tracker.get_slot("requested_slot") != "second_factor_status":
+            return {}
+        intent = latest_intent(tracker)
+        if intent in INTERRUPTING_INTENTS:
+            return {}
+        outcome = self._outcome(dispatcher, tracker, intent, hint="utter_second_factor_hint")
+        if outcome is None:
+            return {"second_factor_status": None}
+        if outcome == "error":
+            return {"second_factor_status": "error"}
+        if outcome.result == "ok":
+            dispatcher.utter_message(response="utter_verified")
+            return {"second_factor_status": "verified"}
+        if outcome.result == "locked":
+            self._locked(dispatcher, tracker.get_slot("phone_number"), outcome)
+            return {"second_factor_status": "locked"}
+        if outcome.result == "expired":
+            terminal = open_second_factor(self.services, dispatcher, tracker.sender_id)
+            if terminal:
+                return {"second_factor_status": terminal}
+            dispatcher.utter_message(response="utter_second_factor_hint")
+            return {"second_factor_status": None}
+        if outcome.result == "wrong" and outcome.attempts_left:
+            dispatcher.utter_message(response="utter_second_factor_wrong", attempts_left=outcome.attempts_left)
+            return {"second_factor_status": None}
+        dispatcher.utter_message(response="utter_second_factor_failed")
+        return {"second_factor_status": "failed"}
+
+    def _outcome(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, intent: Optional[str], hint: str = "utter_code_not_received"
+    ) -> Any:
+        """The guard's recorded outcome for this conversation (None after telling what to type)."""
+        if intent != "provide_secret":
+            dispatcher.utter_message(response=hint)
+            return None
+        try:
+            outcome = self.services.verification.take_outcome(tracker.sender_id)
+        except StoreUnavailable:
+            dispatcher.utter_message(response="utter_service_unavailable")
+            return "error"
+        if outcome is None:
+            dispatcher.utter_message(response=hint)
+        return outcome
+
+    @staticmethod
+    def _locked(dispatcher: CollectingDispatcher, phone: Optional[str], outcome: Any) -> None:
+        until = local_time(outcome.locked_until) if outcome.locked_until else "30分钟"
+        dispatcher.utter_message(response="utter_number_locked", masked_phone=mask_phone(phone or ""), until=until)
 
 
 class ActionVerificationDone(ServiceAction):
@@ -144,18 +225,21 @@ class ActionVerificationDone(ServiceAction):
     ) -> list[EventType]:
         events: list[EventType] = [SlotSet(slot, None) for slot in RESET_VERIFICATION]
         request = tracker.get_slot("pending_request")
+        level = tracker.get_slot("pending_level") or "basic"
+        failed = [SlotSet("verification_needed", None), SlotSet("resume_form", "none")]
         try:
             verified = self.services.verification.current(tracker.sender_id)
         except StoreUnavailable:
             dispatcher.utter_message(response="utter_service_unavailable")
-            return [*events, SlotSet("verification_needed", None)]
-        if verified is None:
-            if tracker.get_slot("otp_status") in (None, "verified"):
+            return [*events, *failed]
+        if verified is None or (level == "strong" and verified.level != "strong"):
+            statuses = (tracker.get_slot("otp_status"), tracker.get_slot("second_factor_status"))
+            if not any(s in ("locked", "rate_limited", "error", "failed") for s in statuses):
                 dispatcher.utter_message(response="utter_verification_incomplete")
-            return [*events, SlotSet("verification_needed", None)]
-        handler = RESUMABLE.get(request or "")
-        resumed = handler(self.services, dispatcher, tracker, verified) if handler else []
-        return [*events, SlotSet("verification_needed", False), *resumed]
+            return [*events, *failed]
+        if request not in RESUMABLE:
+            return [*events, SlotSet("verification_needed", False), SlotSet("resume_form", "none")]
+        return [*events, *run_resumable(request, self.services, dispatcher, tracker, verified)]
 
 
 class ActionCancelTask(ServiceAction):
@@ -168,4 +252,6 @@ class ActionCancelTask(ServiceAction):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
         dispatcher.utter_message(response="utter_cancelled")
-        return [SlotSet(slot, None) for slot in (*RESET_VERIFICATION, "verification_needed")]
+        slots = (*RESET_VERIFICATION, "verification_needed", "alert_threshold", "alert_channel",
+                 "closure_fee_consent", "closure_confirmed", "offer")
+        return [*(SlotSet(slot, None) for slot in slots), SlotSet("resume_form", "none")]

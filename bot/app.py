@@ -9,7 +9,7 @@ from typing import Optional
 from bot.clock import Clock, SystemClock
 from bot.db import Store
 from bot.identity.service import VerificationService
-from bot.identity.sms import gateway_from_settings
+from bot.identity.sms import SmsGateway, gateway_from_settings
 from bot.settings import Settings, get_settings
 
 
@@ -21,6 +21,7 @@ class Services:
     clock: Clock
     store: Store
     verification: VerificationService
+    sms: SmsGateway
 
     @classmethod
     def build(
@@ -30,8 +31,9 @@ class Services:
         settings = settings or get_settings()
         clock = clock or SystemClock()
         store = store or Store.from_url(settings.database_url)
-        verification = VerificationService(store, gateway_from_settings(settings), clock, settings)
-        return cls(settings=settings, clock=clock, store=store, verification=verification)
+        sms = gateway_from_settings(settings)
+        verification = VerificationService(store, sms, clock, settings)
+        return cls(settings=settings, clock=clock, store=store, verification=verification, sms=sms)
 
 
 _lock = threading.Lock()

@@ -561,3 +561,35 @@ def list_outbox(session: Session, phone: str, limit: int = 20) -> tuple[OutboxMe
         )
         for n in rows
     )
+
+
+@dataclass(frozen=True)
+class PlanView:
+    """A subscriber's plan and what it includes."""
+
+    code: str
+    name: str
+    monthly_fee_fen: int
+    data_mb: int
+    voice_minutes: int
+    sms_count: int
+    is_contract: bool
+    contract_end: Optional[date]
+    early_termination_fee_fen: int
+
+
+def plan_of(session: Session, subscriber_id: int) -> PlanView:
+    """The subscriber's plan with its allowances and contract terms."""
+    subscriber = _subscriber(session, subscriber_id)
+    plan = subscriber.plan
+    return PlanView(
+        code=plan.code,
+        name=plan.name,
+        monthly_fee_fen=plan.monthly_fee_fen,
+        data_mb=plan.data_mb,
+        voice_minutes=plan.voice_minutes,
+        sms_count=plan.sms_count,
+        is_contract=plan.is_contract,
+        contract_end=subscriber.contract_end,
+        early_termination_fee_fen=subscriber.early_termination_fee_fen,
+    )

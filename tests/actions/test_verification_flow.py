@@ -34,8 +34,9 @@ def _settings() -> Settings:
 
 def _services(store: Store, clock: FixedClock, sms: Any = None) -> Services:
     settings = _settings()
-    verification = VerificationService(store, sms or OutboxSmsGateway(), clock, settings)
-    return Services(settings=settings, clock=clock, store=store, verification=verification)
+    gateway = sms or OutboxSmsGateway()
+    verification = VerificationService(store, gateway, clock, settings)
+    return Services(settings=settings, clock=clock, store=store, verification=verification, sms=gateway)
 
 
 @pytest.fixture
@@ -87,7 +88,11 @@ def code_sent_to(store: Store, phone: str) -> str:
 async def test_balance_needs_verification_then_resumes(services: Services) -> None:
     dispatcher = CollectingDispatcher()
     events = await ActionQueryBalance(services).run(dispatcher, tracker(intent="query_balance"), {})
-    assert events == [SlotSet("pending_request", "query_balance"), SlotSet("verification_needed", True)]
+    assert events == [
+        SlotSet("pending_request", "query_balance"),
+        SlotSet("pending_level", "basic"),
+        SlotSet("verification_needed", True),
+    ]
     assert responses(dispatcher) == ["utter_need_verification"]
 
     form = ValidateVerificationForm(services)
@@ -134,7 +139,7 @@ async def test_balance_needs_verification_then_resumes(services: Services) -> No
     events = await ActionQueryBalance(services).run(
         dispatcher, tracker(intent="query_balance", slots={"phone_number": "13600136000"}), {}
     )
-    assert events == [SlotSet("verification_needed", False)]
+    assert SlotSet("verification_needed", False) in events and SlotSet("resume_form", "none") in events
     assert dispatcher.messages[0]["balance"] == "36.50"
 
 
@@ -223,7 +228,7 @@ async def test_sms_gateway_failure_is_kind_and_leaves_nothing_half_done(
     filled = await ValidateVerificationForm(services).extract_phone_number(
         dispatcher, tracker(text=PHONE, slots={"requested_slot": "phone_number"}), {}
     )
-    assert filled == {"phone_number": PHONE, "otp_status": "error"}
+    assert filled == {"phone_number": PHONE, "otp_status": "error", "second_factor_status": "error"}
     assert responses(dispatcher) == ["utter_sms_unavailable"]
     with store.transaction() as session:
         assert session.scalar(select(func.count()).select_from(VerificationChallenge)) == 0
@@ -235,4 +240,4 @@ async def test_unreachable_store_gets_a_kind_answer(clock: FixedClock) -> None:
     dispatcher = CollectingDispatcher()
     events = await ActionQueryBalance(services).run(dispatcher, tracker(intent="query_balance"), {})
     assert responses(dispatcher) == ["utter_service_unavailable"]
-    assert events == [SlotSet("verification_needed", False)]
+    assert events == [SlotSet("verification_needed", False), SlotSet("resume_form", "none")]

@@ -1,0 +1,224 @@
+"""Unknown or disputed charges: explain each deduction, unsubscribe, open a refund dispute."""
+
+from __future__ import annotations
+
+import logging
+
+from rasa_sdk import Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.account import store_failed
+from actions.common import GatedRequestAction, offer_rating, resumable
+from bot.app import Services
+from bot.billing.catalogue import service_spec
+from bot.billing.charges import ExplainedCharge, NotSubscribed, explain_charges, open_dispute, unsubscribe
+from bot.billing.periods import InvalidPeriod, describe_period, resolve_periods
+from bot.billing.queries import active_subscriptions
+from bot.clock import to_local
+from bot.db import StoreUnavailable
+from bot.identity.errors import SmsGatewayError
+from bot.identity.service import Verified
+from bot.money import yuan
+
+logger = logging.getLogger(__name__)
+
+
+def _periods(services: Services, dispatcher: CollectingDispatcher, tracker: Tracker) -> tuple[str, ...] | None:
+    try:
+        return resolve_periods(tracker.get_slot("period"), services.clock.now())
+    except InvalidPeriod:
+        dispatcher.utter_message(response="utter_invalid_period")
+        return None
+
+
+def _line(charge: ExplainedCharge) -> str:
+    text = f"· {to_local(charge.charged_at):%m-%d %H:%M} {charge.service_name or charge.description} {yuan(charge.amount_fen)}元"
+    if charge.service_name:
+        unit = "月" if charge.billing == "monthly" else "次"
+        text += f"：{charge.service_description}；公布资费 {yuan(charge.published_fee_fen or 0)}元/{unit}"
+        if charge.opened_at and charge.channel_label:
+            text += f"；{to_local(charge.opened_at):%Y-%m-%d} 通过{charge.channel_label}开通"
+    if charge.flagged:
+        text += " ⚠"
+    return text
+
+
+@resumable("query_unknown_charge")
+def answer_unknown_charges(
+    services: Services, dispatcher: CollectingDispatcher, tracker: Tracker, verified: Verified
+) -> list[EventType]:
+    """Lists the period's deductions, explains each from the catalogue, flags the suspicious ones."""
+    periods = _periods(services, dispatcher, tracker)
+    if periods is None:
+        return [SlotSet("period", None)]
+    now = services.clock.now()
+    try:
+        with services.store.transaction() as session:
+            report = explain_charges(session, verified.subscriber_id, periods, now)
+    except StoreUnavailable:
+        return store_failed(dispatcher, "explaining charges")
+    name = "、".join(describe_period(p, now) for p in periods)
+    events: list[EventType] = [SlotSet("last_task", "charges")]
+    if not report.charges:
+        dispatcher.utter_message(response="utter_no_charges", period_name=name)
+        return events
+    dispatcher.utter_message(
+        response="utter_charges",
+        period_name=name,
+        count=len(report.charges),
+        total=yuan(report.total_fen),
+        lines="\n".join(_line(c) for c in report.charges),
+    )
+    flagged = report.flagged_charges
+    if not flagged:
+        dispatcher.utter_message(response="utter_charges_clean")
+        return [*events, SlotSet("offer", None)]
+    reasons = "\n".join(
+        f"· {to_local(c.charged_at):%m-%d} {c.service_name} {yuan(c.amount_fen)}元："
+        + "；".join(flag.explanation for flag in c.flags)
+        for c in flagged
+    )
+    dispatcher.utter_message(
+        response="utter_charges_flagged",
+        flagged_count=len(flagged),
+        flagged_total=yuan(report.flagged_total_fen),
+        reasons=reasons,
+    )
+    return [*events, SlotSet("offer", "refund")]
+
+
+@resumable("request_refund")
+def answer_refund(
+    services: Services, dispatcher: CollectingDispatcher, tracker: Tracker, verified: Verified
+) -> list[EventType]:
+    """Unsubscribes the flagged services and disputes the flagged charges, in one transaction."""
+    periods = _periods(services, dispatcher, tracker)
+    if periods is None:
+        return [SlotSet("period", None)]
+    now = services.clock.now()
+    name = "、".join(describe_period(p, now) for p in periods)
+    sms = services.sms
+    try:
+        with services.store.transaction() as session:
+            report = explain_charges(session, verified.subscriber_id, periods, now)
+            if not report.refundable_charge_ids:
+                existing = [c for c in report.flagged_charges if c.dispute_ticket_no]
+                if existing:
+                    ticket = existing[0].dispute_ticket_no
+                    amount = sum(c.amount_fen for c in existing if c.dispute_ticket_no == ticket)
+                    dispatcher.utter_message(response="utter_refund_exists", ticket_no=ticket, amount=yuan(amount))
+                else:
+                    dispatcher.utter_message(response="utter_nothing_to_refund", period_name=name)
+                return [SlotSet("offer", None)]
+            stopped = []
+            for service in report.active_flagged_services:
+                result = unsubscribe(
+                    session,
+                    subscriber_id=verified.subscriber_id,
+                    service_code=service.service_code,
+                    at=now,
+                    conversation_id=tracker.sender_id,
+                    sms=sms,
+                )
+                stopped.append(result.service_name)
+            reason = "；".join(
+                f"{c.service_name} {flag.explanation}" for c in report.flagged_charges for flag in c.flags
+            )
+            dispute = open_dispute(
+                session,
+                subscriber_id=verified.subscriber_id,
+                charge_ids=report.refundable_charge_ids,
+                reason=reason[:500],
+                at=now,
+                conversation_id=tracker.sender_id,
+                sms=sms,
+            )
+    except SmsGatewayError:
+        logger.warning("SMS gateway failed: the refund request was rolled back")
+        dispatcher.utter_message(response="utter_sms_unavailable")
+        return []
+    except StoreUnavailable:
+        return store_failed(dispatcher, "opening a dispute")
+    unsubscribed = f"同时已为您退订{'、'.join(stopped)}，下个计费周期起不再收费。" if stopped else ""
+    if dispute.created:
+        dispatcher.utter_message(
+            response="utter_refund_opened",
+            ticket_no=dispute.ticket_no,
+            amount=yuan(dispute.amount_fen),
+            unsubscribed=unsubscribed,
+        )
+    else:
+        dispatcher.utter_message(response="utter_refund_exists", ticket_no=dispute.ticket_no, amount=yuan(dispute.amount_fen))
+    return [SlotSet("offer", None), SlotSet("last_task", "refund"), *offer_rating(dispatcher)]
+
+
+@resumable("unsubscribe_service")
+def answer_unsubscribe(
+    services: Services, dispatcher: CollectingDispatcher, tracker: Tracker, verified: Verified
+) -> list[EventType]:
+    """退订: the named service, or a choice among the running ones."""
+    now = services.clock.now()
+    code = tracker.get_slot("service")
+    try:
+        if not code:
+            with services.store.transaction() as session:
+                running = active_subscriptions(session, verified.subscriber_id, now)
+            if not running:
+                dispatcher.utter_message(response="utter_no_subscriptions")
+                return []
+            dispatcher.utter_message(
+                response="utter_ask_which_service",
+                buttons=[
+                    {"title": s.service_name, "payload": f'/unsubscribe_service{{"service": "{s.service_code}"}}'}
+                    for s in running
+                ],
+            )
+            return []
+        with services.store.transaction() as session:
+            result = unsubscribe(
+                session,
+                subscriber_id=verified.subscriber_id,
+                service_code=code,
+                at=now,
+                conversation_id=tracker.sender_id,
+                sms=services.sms,
+            )
+    except NotSubscribed:
+        spec = service_spec(code) if code else None
+        dispatcher.utter_message(response="utter_not_subscribed", service_name=spec.name if spec else "这项业务")
+        return [SlotSet("service", None)]
+    except SmsGatewayError:
+        dispatcher.utter_message(response="utter_sms_unavailable")
+        return []
+    except StoreUnavailable:
+        return store_failed(dispatcher, "unsubscribing")
+    dispatcher.utter_message(response="utter_unsubscribed", service_name=result.service_name)
+    return [SlotSet("service", None), SlotSet("last_task", "unsubscribe"), *offer_rating(dispatcher)]
+
+
+class ActionExplainCharges(GatedRequestAction):
+    """查询不明扣费."""
+
+    request = "query_unknown_charge"
+
+    def name(self) -> str:
+        return "action_explain_charges"
+
+
+class ActionRequestRefund(GatedRequestAction):
+    """申请退费 (with unsubscribing the flagged services)."""
+
+    request = "request_refund"
+
+    def name(self) -> str:
+        return "action_request_refund"
+
+
+class ActionUnsubscribe(GatedRequestAction):
+    """退订增值业务."""
+
+    request = "unsubscribe_service"
+
+    def name(self) -> str:
+        return "action_unsubscribe"

@@ -1,0 +1,177 @@
+"""Conversation glue: answers and corrections, yes/no to an offer, FAQs, ratings, fallbacks."""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any, Optional
+
+from rasa_sdk import Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.common import ServiceAction, run_resumable
+from bot.db import StoreUnavailable
+from bot.feedback import InvalidRating, record_rating
+
+logger = logging.getLogger(__name__)
+
+# Tasks whose answer depends on the period: "不对，是上个月" asks them again for the new one.
+PERIOD_TASKS = {"charges": "query_unknown_charge", "bill": "query_bill"}
+WORD_SCORES = (("非常不满意", 1), ("很不满意", 1), ("不满意", 2), ("很差", 1), ("一般", 3), ("非常满意", 5), ("很满意", 5), ("满意", 4))
+
+
+def _entity(tracker: Tracker, name: str) -> Optional[str]:
+    return next(tracker.get_latest_entity_values(name), None)
+
+
+class ActionHandleInform(ServiceAction):
+    """An answer outside a form: a correction of the period re-runs the last period task."""
+
+    def name(self) -> str:
+        return "action_handle_inform"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        task = PERIOD_TASKS.get(tracker.get_slot("last_task") or "")
+        if task and _entity(tracker, "period"):
+            try:
+                verified = self.services.verification.current(tracker.sender_id)
+            except StoreUnavailable:
+                dispatcher.utter_message(response="utter_service_unavailable")
+                return []
+            if verified is not None:
+                events = run_resumable(task, self.services, dispatcher, tracker, verified)
+                return [e for e in events if e.get("name") not in ("verification_needed", "resume_form")]
+        dispatcher.utter_message(response="utter_default")
+        return []
+
+
+class ActionHandleYesNo(ServiceAction):
+    """好的 / 不用了 in answer to what the bot just offered (a refund, a rating)."""
+
+    def name(self) -> str:
+        return "action_handle_yes_no"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        offer = tracker.get_slot("offer")
+        intent = (tracker.latest_message or {}).get("intent", {}).get("name")
+        if offer == "refund" and intent == "affirm":
+            try:
+                verified = self.services.verification.current(tracker.sender_id)
+            except StoreUnavailable:
+                dispatcher.utter_message(response="utter_service_unavailable")
+                return []
+            if verified is not None:
+                events = run_resumable("request_refund", self.services, dispatcher, tracker, verified)
+                return [e for e in events if e.get("name") not in ("verification_needed", "resume_form")]
+            dispatcher.utter_message(response="utter_verification_incomplete")
+            return [SlotSet("offer", None)]
+        if offer == "rating" and intent == "affirm":
+            dispatcher.utter_message(response="utter_ask_rating")
+            return []
+        dispatcher.utter_message(response="utter_anything_else")
+        return [SlotSet("offer", None)]
+
+
+class ActionAnswerFaq(ServiceAction):
+    """FAQs from the response selector; the fee standard of a named service from the catalogue."""
+
+    def name(self) -> str:
+        return "action_answer_faq"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        selector = (tracker.latest_message or {}).get("response_selector") or {}
+        chosen = (selector.get("faq") or selector.get("default") or {}).get("response") or {}
+        key = chosen.get("intent_response_key") or "faq/fee_standard"
+        code = _entity(tracker, "service") or tracker.get_slot("service")
+        if key == "faq/fee_standard" and code:
+            from bot.billing.catalogue_queries import published_fee
+
+            try:
+                with self.services.store.transaction() as session:
+                    fee = published_fee(session, code)
+            except StoreUnavailable:
+                dispatcher.utter_message(response="utter_service_unavailable")
+                return []
+            if fee is not None:
+                dispatcher.utter_message(text=fee)
+                return [SlotSet("service", None)]
+        dispatcher.utter_message(response=f"utter_{key}")
+        return []
+
+
+def score_from(tracker: Tracker) -> Optional[int]:
+    """A 1–5 score from a button entity, a digit in the text, or words such as 非常满意."""
+    value = _entity(tracker, "score")
+    if value and value.isdigit():
+        return int(value)
+    text = (tracker.latest_message or {}).get("text") or ""
+    digits = re.findall(r"(?<!\d)([1-5])(?:\s*(?:分|星|颗星))?(?!\d)", text)
+    if digits:
+        return int(digits[0])
+    for word, score in WORD_SCORES:
+        if word in text:
+            return score
+    return None
+
+
+class ActionRateService(ServiceAction):
+    """Stores the satisfaction score (1–5)."""
+
+    def name(self) -> str:
+        return "action_rate_service"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        score = score_from(tracker)
+        if score is None:
+            dispatcher.utter_message(response="utter_rating_invalid")
+            return []
+        try:
+            verified = self.services.verification.current(tracker.sender_id, touch=False)
+            with self.services.store.transaction() as session:
+                record_rating(
+                    session,
+                    conversation_id=tracker.sender_id,
+                    score=score,
+                    at=self.services.clock.now(),
+                    subscriber_id=verified.subscriber_id if verified else None,
+                    task=tracker.get_slot("last_task") or "",
+                )
+        except InvalidRating:
+            dispatcher.utter_message(response="utter_rating_invalid")
+            return []
+        except StoreUnavailable:
+            dispatcher.utter_message(response="utter_service_unavailable")
+            return []
+        dispatcher.utter_message(response="utter_rating_thanks", score=score)
+        return [SlotSet("offer", None)]
+
+
+class ActionFallback(ServiceAction):
+    """Not understood: ask again; the second time in a row, offer a human agent."""
+
+    def name(self) -> str:
+        return "action_fallback"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        intents = [e.get("parse_data", {}).get("intent", {}).get("name") for e in tracker.events if e.get("event") == "user"]
+        if len(intents) >= 2 and intents[-1] == intents[-2] == "nlu_fallback":
+            dispatcher.utter_message(response="utter_offer_human")
+        else:
+            dispatcher.utter_message(response="utter_default")
+        return []
+
+
+class ActionComplain(ServiceAction):
+    """投诉: apologise, offer to look at the charge, offer a human."""
+
+    def name(self) -> str:
+        return "action_complain"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        dispatcher.utter_message(response="utter_complain")
+        return [SlotSet("last_task", "complaint")]
+
+
+
+
