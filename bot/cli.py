@@ -7,6 +7,7 @@ Commands::
     python -m bot show PHONE                       an account at a glance
     python -m bot outbox PHONE [--limit N]         what the development SMS gateway "sent"
     python -m bot post-charge PHONE --amount 10.00 --kind vas [--service CODE] [--description TEXT]
+    python -m bot post-usage PHONE --data-mb N     set this month's data used (MB), as the usage feed does
     python -m bot complete-closures                carry out the closure requests that took effect
 
 The store comes from the settings (``BOT_DATABASE_URL``) and is opened only inside a command.
@@ -69,6 +70,25 @@ class _Parser(argparse.ArgumentParser):
         self.exit(1, f"参数错误：{message}\n")
 
 
+def _data_mb(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"须为不小于 0 的整数（MB）：{text}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"须为不小于 0 的整数（MB）：{text}")
+    return value
+
+
+def _print_alerts(alerts, out: TextIO) -> None:  # type: ignore[no-untyped-def]
+    """Lists the alerts a command fired (``bot.alerts.engine.FiredAlert``), if any."""
+    if not alerts:
+        return
+    print(f"已触发提醒 {len(alerts)} 条：", file=out)
+    for alert in alerts:
+        print(f"  - {alert.label}：{alert.body}", file=out)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``python -m bot``."""
     from bot.billing.models import CHARGE_KINDS
@@ -103,6 +123,11 @@ def build_parser() -> argparse.ArgumentParser:
     charge.add_argument("--service", default=None, help="增值业务代码，如 video_ringtone")
     charge.add_argument("--description", default="", help="账单摘要（默认按业务或类型生成）")
     charge.set_defaults(handler=_cmd_post_charge)
+
+    usage = commands.add_parser("post-usage", help="像用量系统一样更新本月已用流量（可触发流量提醒）")
+    usage.add_argument("phone", metavar="PHONE", help="手机号码")
+    usage.add_argument("--data-mb", required=True, type=_data_mb, help="本月已用流量合计（MB），如 4900")
+    usage.set_defaults(handler=_cmd_post_usage)
 
     closures = commands.add_parser("complete-closures", help="办结已到生效时间的销户申请")
     closures.set_defaults(handler=_cmd_complete_closures)
@@ -304,6 +329,7 @@ def _cmd_post_charge(args: argparse.Namespace, clock: Clock, out: TextIO) -> int
         f"当前余额：{yuan(result.balance_fen)} 元；" f"本期账单合计：{yuan(result.bill_total_fen)} 元",
         file=out,
     )
+    _print_alerts(result.alerts_fired, out)
     return 0
 
 
@@ -334,6 +360,29 @@ def _cmd_complete_closures(args: argparse.Namespace, clock: Clock, out: TextIO) 
         else:
             reasons = "；".join(b.message_zh for b in result.blockers)
             print(f"暂缓：{mask_phone(result.phone)}（申请 {result.request_id}）{reasons}", file=out)
+    return 0
+
+
+def _cmd_post_usage(args: argparse.Namespace, clock: Clock, out: TextIO) -> int:
+    from bot.billing.queries import normalise_phone
+    from bot.billing.services import record_usage
+
+    if normalise_phone(args.phone) is None:
+        raise CommandError(f"号码格式不正确：{args.phone}（应为 11 位手机号码）")
+    store = _open_store()
+    try:
+        with store.transaction() as session:
+            result = record_usage(
+                session, phone=args.phone, data_used_mb=args.data_mb, at=clock.now(), actor="cli"
+            )
+    finally:
+        store.dispose()
+    print(
+        f"已更新流量：{mask_phone(result.phone)}  账期 {result.period} 已用 {_gb(result.data_used_mb)} / "
+        f"{_gb(result.data_allowance_mb)}（{result.data_percent}%）",
+        file=out,
+    )
+    _print_alerts(result.alerts_fired, out)
     return 0
 
 

@@ -1,8 +1,10 @@
-"""Write side of the billing store: charges (扣费) and payments (缴费), in the caller's transaction.
+"""Write side of the billing store: charges (扣费), payments (缴费) and usage, in the caller's transaction.
 
 Nothing here commits: every function works inside the caller's unit of work
-(``with store.transaction() as session: ...``), so a charge, its bill, its audit entry and
-whatever the hooks write (alert notifications) commit together or not at all.
+(``with store.transaction() as session: ...``), so a charge, its bill, its audit entry, the
+alerts it fires (``bot.alerts.engine``) and whatever the hooks write commit together or not at
+all. A charge whose alert SMS cannot be sent is rolled back with it
+(``bot.alerts.engine.AlertDeliveryFailed``).
 
 Bills follow two rules:
 
@@ -24,6 +26,8 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from bot import audit
+from bot.alerts import engine as alert_engine
+from bot.alerts.engine import FiredAlert
 from bot.billing.errors import (
     AccountClosed,
     InvalidAmount,
@@ -32,9 +36,19 @@ from bot.billing.errors import (
     UnknownService,
     UnknownSubscriber,
 )
-from bot.billing.models import CHARGE_KINDS, Bill, Charge, Payment, Service, Subscriber, Subscription
+from bot.billing.models import (
+    CHARGE_KINDS,
+    Bill,
+    Charge,
+    DataUsage,
+    Payment,
+    Service,
+    Subscriber,
+    Subscription,
+)
 from bot.billing.queries import CHARGE_KIND_LABELS, normalise_phone, period_spend_fen
 from bot.clock import local_period
+from bot.identity.sms import SmsGateway
 
 #: Payment methods the store accepts (the ``payments.method`` check constraint).
 PAYMENT_METHODS = ("alipay", "wechat_pay", "hall", "bank_card", "refund")
@@ -43,15 +57,16 @@ ChargeHook = Callable[[Session, Subscriber, Charge, datetime], None]
 PaymentHook = Callable[[Session, Subscriber, Payment, datetime], None]
 
 #: Called as ``hook(session, subscriber, charge, at)`` after :func:`post_charge` wrote the charge,
-#: the new balance and the bill (all flushed, same transaction). This is where alert rules are
-#: evaluated (余额/消费/扣费提醒). A hook that raises rolls the whole charge back, so hooks must
-#: only raise for real faults. Register with ``CHARGE_POSTED_HOOKS.append(fn)``; hooks run in
-#: registration order.
+#: the new balance and the bill (all flushed, same transaction) and evaluated the alert rules
+#: (余额/消费/扣费提醒, ``bot.alerts.engine.on_charge_posted``, called directly, not through this
+#: list). A hook that raises rolls the whole charge back, so hooks must only raise for real
+#: faults. Register with ``CHARGE_POSTED_HOOKS.append(fn)``; hooks run in registration order.
 CHARGE_POSTED_HOOKS: list[ChargeHook] = []
 
 #: Called as ``hook(session, subscriber, payment, at)`` after :func:`record_payment` wrote the
-#: payment, the new balance and the settled bills (same transaction), e.g. to re-arm a balance
-#: alert whose condition cleared. Same rules as :data:`CHARGE_POSTED_HOOKS`.
+#: payment, the new balance and the settled bills (same transaction) and re-armed the balance
+#: alerts whose condition cleared (``bot.alerts.engine.on_payment_recorded``, called directly).
+#: Same rules as :data:`CHARGE_POSTED_HOOKS`.
 PAYMENT_RECORDED_HOOKS: list[PaymentHook] = []
 
 
@@ -73,6 +88,7 @@ class ChargeResult:
         bill_id: that period's bill.
         bill_total_fen: the bill's total after the charge.
         balance_fen: the balance after the charge.
+        alerts_fired: the subscriber's alerts this charge fired, in firing order.
     """
 
     charge_id: int
@@ -88,6 +104,7 @@ class ChargeResult:
     bill_id: int
     bill_total_fen: int
     balance_fen: int
+    alerts_fired: tuple[FiredAlert, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -261,13 +278,15 @@ def post_charge(
     at: datetime,
     actor: str = "billing_feed",
     conversation_id: Optional[str] = None,
+    sms: Optional[SmsGateway] = None,
 ) -> ChargeResult:
     """Posts a deduction as the billing system does, in the caller's transaction.
 
     Validates everything before writing anything; then inserts the charge (bill period =
     ``local_period(at)``), lowers the balance, creates or updates the period's bill (a new
-    bill is ``open``; its total is the sum of the period's charges), writes an audit entry
-    and finally calls every :data:`CHARGE_POSTED_HOOKS` hook.
+    bill is ``open``; its total is the sum of the period's charges), writes an audit entry,
+    fires the subscriber's alerts (``bot.alerts.engine.on_charge_posted``) and finally calls
+    every :data:`CHARGE_POSTED_HOOKS` hook.
 
     If the subscriber has a subscription to ``service_code`` running at ``at``, the charge is
     linked to it (the most recently started one).
@@ -282,9 +301,10 @@ def post_charge(
         at: when the charge happens (aware).
         actor: who posts it, for the audit log.
         conversation_id: the conversation that caused it, if any.
+        sms: the gateway for alert SMS; ``gateway_from_settings(get_settings())`` when ``None``.
 
     Returns:
-        The charge, the new balance and the bill.
+        The charge, the new balance, the bill and the alerts fired.
 
     Raises:
         InvalidAmount: ``amount_fen`` is not a positive int.
@@ -292,6 +312,8 @@ def post_charge(
         UnknownService: unknown ``service_code``.
         UnknownSubscriber: no subscriber has this number.
         AccountClosed: the account is closed.
+        AlertDeliveryFailed: an alert SMS could not be sent; the caller must roll back (the
+            ``store.transaction()`` block does), so the charge is not posted.
         ValueError: ``at`` is naive.
     """
     _check_aware(at)
@@ -356,6 +378,7 @@ def post_charge(
         },
     )
     session.flush()
+    fired = alert_engine.on_charge_posted(session, subscriber, charge, at, sms=sms)
     for hook in list(CHARGE_POSTED_HOOKS):
         hook(session, subscriber, charge, at)
 
@@ -373,6 +396,7 @@ def post_charge(
         bill_id=bill.id,
         bill_total_fen=bill.total_fen,
         balance_fen=subscriber.balance_fen,
+        alerts_fired=fired,
     )
 
 
@@ -386,12 +410,15 @@ def record_payment(
     reference: str = "",
     actor: str = "billing_feed",
     conversation_id: Optional[str] = None,
+    sms: Optional[SmsGateway] = None,
 ) -> PaymentResult:
     """Records money paid into an account (充值/缴费, or a refund), in the caller's transaction.
 
     Validates everything before writing anything; then inserts the payment, raises the
     balance, settles the closed bills first-in, first-out (:func:`settle_bills`), writes an
-    audit entry and calls every :data:`PAYMENT_RECORDED_HOOKS` hook. A suspended account is
+    audit entry, re-arms the balance alerts whose condition cleared
+    (``bot.alerts.engine.on_payment_recorded``) and calls every :data:`PAYMENT_RECORDED_HOOKS`
+    hook. A suspended account is
     not restored here (that is a business decision for the caller).
 
     Args:
@@ -403,6 +430,8 @@ def record_payment(
         reference: the payment provider's reference, if any.
         actor: who records it, for the audit log.
         conversation_id: the conversation that caused it, if any.
+        sms: the gateway for alert SMS (a payment sends none today; accepted so callers can
+            treat charges and payments alike).
 
     Returns:
         The payment, the new balance and arrears, and the bills it paid.
@@ -448,6 +477,7 @@ def record_payment(
         },
     )
     session.flush()
+    alert_engine.on_payment_recorded(session, subscriber, payment, at, sms=sms)
     for hook in list(PAYMENT_RECORDED_HOOKS):
         hook(session, subscriber, payment, at)
 
@@ -461,4 +491,117 @@ def record_payment(
         balance_fen=subscriber.balance_fen,
         arrears_fen=arrears,
         bills_paid=bills_paid,
+    )
+
+
+@dataclass(frozen=True)
+class UsageResult:
+    """Usage counters that were updated.
+
+    Attributes:
+        subscriber_id: whose account.
+        phone: the account's number.
+        period: ``YYYY-MM`` (Asia/Shanghai) of the counters.
+        data_used_mb: data used in the period, MB, as now stored.
+        data_allowance_mb: the plan's data allowance, MB.
+        updated_at: when (aware UTC).
+        alerts_fired: the data alerts this update fired.
+    """
+
+    subscriber_id: int
+    phone: str
+    period: str
+    data_used_mb: int
+    data_allowance_mb: int
+    updated_at: datetime
+    alerts_fired: tuple[FiredAlert, ...] = ()
+
+    @property
+    def data_percent(self) -> int:
+        """Data used as a whole percentage of the allowance (rounded down; 0 without allowance)."""
+        if self.data_allowance_mb <= 0:
+            return 0
+        return self.data_used_mb * 100 // self.data_allowance_mb
+
+
+def record_usage(
+    session: Session,
+    *,
+    phone: str,
+    data_used_mb: int,
+    at: datetime,
+    actor: str = "billing_feed",
+    sms: Optional[SmsGateway] = None,
+) -> UsageResult:
+    """Sets the data used in the current period as the usage feed reports it, in the caller's transaction.
+
+    ``data_used_mb`` is the period's running total (a counter, not an increment); a lower value
+    than stored is taken as a correction. The counters row of the period (``local_period(at)``)
+    is created when missing (voice and SMS at 0). Then an audit entry is written and the
+    subscriber's data alerts are evaluated (``bot.alerts.engine.on_usage_updated``).
+
+    Args:
+        session: the caller's unit of work.
+        phone: the account's number.
+        data_used_mb: data used this period, MB, a non-negative ``int``.
+        at: when the counter was read (aware).
+        actor: who records it, for the audit log.
+        sms: the gateway for alert SMS; ``gateway_from_settings(get_settings())`` when ``None``.
+
+    Returns:
+        The counters now stored and the alerts fired.
+
+    Raises:
+        InvalidAmount: ``data_used_mb`` is not a non-negative int.
+        UnknownSubscriber: no subscriber has this number.
+        AccountClosed: the account is closed.
+        AlertDeliveryFailed: an alert SMS could not be sent; the caller must roll back.
+        ValueError: ``at`` is naive.
+    """
+    _check_aware(at)
+    if isinstance(data_used_mb, bool) or not isinstance(data_used_mb, int) or data_used_mb < 0:
+        raise InvalidAmount(
+            data_used_mb, reason=f"流量用量无效：{data_used_mb!r}（须为不小于 0 的整数，单位 MB）"
+        )
+    subscriber = _locked_subscriber(session, phone)
+    period = local_period(at)
+    usage = session.scalars(
+        select(DataUsage).where(DataUsage.subscriber_id == subscriber.id, DataUsage.period == period)
+    ).one_or_none()
+    before: Optional[int] = None
+    if usage is None:
+        usage = DataUsage(
+            subscriber_id=subscriber.id,
+            period=period,
+            data_used_mb=data_used_mb,
+            voice_used_minutes=0,
+            sms_used=0,
+            updated_at=at,
+        )
+        session.add(usage)
+    else:
+        before = usage.data_used_mb
+        usage.data_used_mb = data_used_mb
+        usage.updated_at = at
+    session.flush()
+    audit.record(
+        session,
+        at=at,
+        actor=actor,
+        action="usage.recorded",
+        subscriber_id=subscriber.id,
+        entity="data_usage",
+        entity_id=usage.id,
+        details={"bill_period": period, "data_used_mb": data_used_mb, "before_mb": before},
+    )
+    session.flush()
+    fired = alert_engine.on_usage_updated(session, subscriber, period, at, sms=sms)
+    return UsageResult(
+        subscriber_id=subscriber.id,
+        phone=subscriber.phone,
+        period=period,
+        data_used_mb=data_used_mb,
+        data_allowance_mb=int(subscriber.plan.data_mb),
+        updated_at=at,
+        alerts_fired=fired,
     )
