@@ -132,6 +132,7 @@ class GatedRequestAction(ServiceAction, ABC):
             SlotSet("pending_request", self.request),
             SlotSet("pending_level", self.level),
             SlotSet("verification_needed", True),
+            SlotSet("resume_form", "none"),
         ]
 
 

@@ -92,6 +92,7 @@ async def test_balance_needs_verification_then_resumes(services: Services) -> No
         SlotSet("pending_request", "query_balance"),
         SlotSet("pending_level", "basic"),
         SlotSet("verification_needed", True),
+        SlotSet("resume_form", "none"),
     ]
     assert responses(dispatcher) == ["utter_need_verification"]
 
