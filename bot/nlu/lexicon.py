@@ -65,8 +65,11 @@ def jieba_dictionary() -> str:
 @lru_cache(maxsize=1)
 def load_into_jieba() -> int:
     """Adds the lexicon to jieba's (process-wide) dictionary once; returns how many words."""
+    import logging
+
     import jieba
 
+    jieba.setLogLevel(logging.WARNING)  # its start-up chatter goes to stdout otherwise
     lines = jieba_dictionary().splitlines()
     for line in lines:
         word, freq = line.rsplit(" ", 1)

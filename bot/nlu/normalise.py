@@ -139,11 +139,13 @@ _NUM = f"[{_NUM_CHARS}]+(?:点[{_NUM_CHARS[:-4]}]+)?"
 # units after which a numeral is a quantity: money, percent, dates, durations, scores, data volume
 _AFTER = (
     r"(?=块钱|块|元|毛|角|%|个月|月份|月|号|日|天|年|小时|分钟|星|条|次|G|g|M|m|兆|个G"
+    r"|以下|以上|之下|之上"
     r"|分(?=$|[\s,.!?，。！？~吧啦了啊呀哈的]))"
 )
 # words before which a bare numeral is a quantity
 _BEFORE_WORDS = (
-    "低于 高于 超过 少于 小于 大于 多于 不足 不到 改成 改为 调到 调成 设为 设成 变成 扣了 多扣 花了 打 给 评 到 满"
+    "低于 高于 超过 少于 小于 大于 多于 不足 不到 改成 改为 调到 调成 设为 设成 变成 扣了 多扣 花了 打 给 评 到 满 "
+    "少了 多了 换成 换到 改到 设的 设了 花超 超了"
 ).split()
 _BEFORE = "(?:" + "|".join(f"(?<={w})" for w in _BEFORE_WORDS) + ")"
 

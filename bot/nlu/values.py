@@ -42,13 +42,17 @@ _WITH_UNIT = re.compile(
 _JIAO = re.compile(r"(?<![\d.块元])(\d{1,3})\s*(?:毛钱|毛|角)")
 _MONEY_TRIGGERS = (
     "低于 高于 超过 少于 小于 大于 多于 不足 不到 改成 改为 调到 调成 设为 设成 设置为 变成 "
-    "扣了 多扣了 多扣 扣我 花了 收了 收我 充了 交了 到"
+    "扣了 多扣了 多扣 扣我 花了 收了 收我 充了 交了 到 少了 多了 多收了 扣掉 换成 换到 改到 设的 设了 花超 超了 超"
 ).split()
 _BARE_AFTER_TRIGGER = re.compile(
     "(?:" + "|".join(sorted(_MONEY_TRIGGERS, key=len, reverse=True)) + r")\s*"
     r"(?<![\d.])(\d{1,5})(?:\.(\d{1,2}))?"
-    r"(?![\d.%]|\s*(?:G|g|M|m|兆|个|月|号|日|天|年|分钟|小时|条|次|块|元|毛|角|分|星|岁|点))"
+    r"(?![\d.%]|\s*(?:G|g|M|m|兆|个|月|号|日|天|年|分钟|小时|条|次|块|元|毛|角|分|星|岁|点|笔|截|张|些|下|遍|项|倍|位|遍))"
 )
+
+
+# a bare number before 以下/以上 in a message about money alerts: 三十以下 → 30元
+_BEFORE_BOUND = re.compile(r"(?<![\d.])(\d{1,5})(?:\.(\d{1,2}))?\s*(?:元|块)?\s*(?=以下|以上|之下|之上)")
 
 
 def find_amounts(text: str) -> List[Found]:
@@ -65,6 +69,9 @@ def find_amounts(text: str) -> List[Found]:
         found.append(Found("amount", str(int(m.group(1)) * 10), m.start(), m.end()))
     for m in _BARE_AFTER_TRIGGER.finditer(text):
         found.append(Found("amount", str(yuan_to_fen(m.group(1), m.group(2) or "")), m.start(1), m.end()))
+    if "流量" not in text:
+        for m in _BEFORE_BOUND.finditer(text):
+            found.append(Found("amount", str(yuan_to_fen(m.group(1), m.group(2) or "")), m.start(1), m.end()))
     return _without_overlaps(found)
 
 
@@ -85,6 +92,7 @@ def find_percents(text: str) -> List[Found]:
 _PHONE = re.compile(r"(?<![\d])(?:\+?86[\s-]?)?(1[3-9]\d(?:[\s-]?\d){8})(?![\d])")
 _SIX = re.compile(r"(?<![\dA-Za-z])(\d{5}[\dXx])(?![\dA-Za-z%.])")
 _ID_CONTEXT = re.compile(r"身份证|证件|后六位|后6位|末六位|末6位|尾号")
+_CODE_CONTEXT = re.compile(r"验证码|校验码|动态码|短信码")
 
 
 def find_identifiers(text: str) -> List[Found]:
@@ -92,12 +100,15 @@ def find_identifiers(text: str) -> List[Found]:
     found: List[Found] = []
     for m in _PHONE.finditer(text):
         found.append(Found("phone_number", re.sub(r"\D", "", m.group(1)), m.start(), m.end()))
-    id_context = bool(_ID_CONTEXT.search(text))
     for m in _SIX.finditer(text):
         if any(f.start <= m.start() < f.end for f in found):
             continue
         value = m.group(1).upper()
-        if value.endswith("X") or id_context:
+        # the nearest cue before the digits decides: 验证码… or 身份证后六位…
+        before = text[: m.start()]
+        id_cue = max((c.end() for c in _ID_CONTEXT.finditer(before)), default=-1)
+        code_cue = max((c.end() for c in _CODE_CONTEXT.finditer(before)), default=-1)
+        if value.endswith("X") or id_cue > code_cue or (id_cue < 0 and code_cue < 0 and _ID_CONTEXT.search(text)):
             found.append(Found("id_last6", value, m.start(), m.end()))
         else:
             found.append(Found("otp_code", value, m.start(), m.end()))
@@ -136,7 +147,7 @@ def find_periods(text: str) -> List[Found]:
 _ALERT_CONTEXT = re.compile(r"提醒|通知|告诉我|告知|预警|告警|提示我|叫我|喊我|发短信给我|发我")
 _ALERT_TYPES = [
     ("balance", re.compile(r"余额|话费(?=.{0,3}(?:低于|少于|不足|不够|不到|剩))|欠费")),
-    ("spend", re.compile(r"消费|花费|花销|账单|话费(?=.{0,3}(?:超过|高于|大于|多于|超出|超))|花了")),
+    ("spend", re.compile(r"消费|花费|花销|账单|话费(?=.{0,6}(?:超过|高于|大于|多于|超出|超))|花了|花超")),
     ("deduction", re.compile(r"扣费|扣钱|扣款|每笔|每一笔|扣了钱|扣掉")),
     ("data", re.compile(r"流量")),
 ]

@@ -40,6 +40,13 @@ def entities(text: str) -> List[Tuple[str, str]]:
         ("取消腾讯视频会员和爱奇艺", [("service", "tencent_video"), ("service", "iqiyi_vip")]),
         ("彩玲给我退了", [("service", "video_ringtone")]),
         ("短信验证码没收到", []),
+        ("这周话费少了十五，怎么回事", [("amount", "1500")]),
+        ("余额五十以下就提醒我", [("alert_type", "balance"), ("amount", "5000")]),
+        ("提醒的金额换成三十", [("amount", "3000")]),
+        ("账单里多了一笔扣费", []),
+        ("身份证后六位10001X，验证码是654321", [("id_last6", "10001X"), ("otp_code", "654321")]),
+        ("验证码123456，身份证尾号30003X", [("otp_code", "123456"), ("id_last6", "30003X")]),
+        ("月消费花超200就提醒我", [("alert_type", "spend"), ("amount", "20000")]),
     ],
 )
 def test_entities(text: str, expected: List[Tuple[str, str]]) -> None:
