@@ -109,7 +109,12 @@ class GatedRequestAction(ServiceAction, ABC):
                     dispatcher.utter_message(response=self.intro)
                 self.services.verification.request_second_factor(tracker.sender_id)
                 dispatcher.utter_message(response="utter_need_strong_verification")
-                return self._start_verification()
+                # the SMS step is done already: the form goes straight to the second factor
+                return [
+                    *self._start_verification(),
+                    SlotSet("phone_number", verified.phone),
+                    SlotSet("otp_status", "verified"),
+                ]
         except StoreUnavailable:
             logger.warning("store unavailable while checking verification")
             dispatcher.utter_message(response="utter_service_unavailable")

@@ -94,17 +94,10 @@ class ValidateVerificationForm(UsesServices, FormValidationAction):
     async def required_slots(
         self, domain_slots: list[str], dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[str]:
-        """Skips the SMS step when already verified; asks the second factor only for strong requests."""
+        """Asks the second factor only for strong requests (the gate fills the SMS step when it is done)."""
         slots = list(domain_slots)
         if tracker.get_slot("pending_level") != "strong":
             slots.remove("second_factor_status")
-        if tracker.get_slot("otp_status") is None and tracker.get_slot("pending_level") == "strong":
-            try:
-                verified = self.services.verification.current(tracker.sender_id, touch=False)
-            except StoreUnavailable:
-                verified = None
-            if verified is not None:
-                slots = [s for s in slots if s not in ("phone_number", "otp_status")]
         return slots
 
     async def extract_phone_number(
