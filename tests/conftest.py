@@ -20,10 +20,14 @@ os.environ.setdefault("BOT_ENV", "test")
 # PBKDF2 at full strength makes every seeded subscriber cost a second; tests don't need it.
 os.environ.setdefault("BOT_PASSWORD_ITERATIONS", "1000")
 
+from bot.billing.seed import seed_demo  # noqa: E402
 from bot.clock import FixedClock  # noqa: E402
 from bot.db import Store  # noqa: E402
+from bot.identity.errors import SmsGatewayError  # noqa: E402
+from bot.identity.sms import OutboxSmsGateway  # noqa: E402
 from bot.migrate import upgrade  # noqa: E402
 from bot.schema import metadata  # noqa: E402
+from bot.settings import settings_from_env  # noqa: E402
 
 PG_ADMIN_URL = os.environ.get("BOT_TEST_PG_ADMIN_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test")
 
@@ -113,3 +117,29 @@ def sqlite_store(tmp_path: Path, sqlite_template: Path) -> Iterator[Store]:
 def clock() -> FixedClock:
     """A controllable clock at a fixed instant (2026-11-22 10:00 Asia/Shanghai)."""
     return FixedClock(datetime(2026, 11, 22, 2, 0, tzinfo=timezone.utc))
+
+
+TEST_SETTINGS = {"BOT_ENV": "test", "BOT_PASSWORD_ITERATIONS": "1000"}
+
+
+@pytest.fixture
+def seeded(store: Store, clock: FixedClock) -> Iterator[Store]:
+    """The ``store`` (SQLite and PostgreSQL) with the demo accounts, seeded at ``clock.now()``."""
+    with store.transaction() as session:
+        seed_demo(session, clock.now(), settings_from_env(TEST_SETTINGS))
+    yield store
+
+
+class FailingGateway:
+    """An SMS gateway that delivers the first ``succeed`` messages to the outbox, then fails."""
+
+    def __init__(self, succeed: int = 0) -> None:
+        self.succeed = succeed
+        self.calls = 0
+        self._outbox = OutboxSmsGateway()
+
+    def send(self, session, *, phone, body, kind, subscriber_id=None, at):  # type: ignore[no-untyped-def]
+        self.calls += 1
+        if self.calls > self.succeed:
+            raise SmsGatewayError("SMS gateway unreachable (test)")
+        self._outbox.send(session, phone=phone, body=body, kind=kind, subscriber_id=subscriber_id, at=at)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Optional
@@ -12,26 +11,14 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.billing.models import AlertRule, AuditLog, Notification, Subscriber
-from bot.billing.seed import seed_demo
-from bot.clock import FixedClock
 from bot.db import Store
 from bot.identity.errors import SmsGatewayError
 from bot.schema import metadata
-from bot.settings import settings_from_env
 
 WANG = "13700137000"  # balance < 30元 and spend > 150元 alerts by SMS; balance 210元
 CHEN = "13500135000"  # 95% of 5GB used; balance 5.20元
 ZHANG = "13800138000"  # no alerts; balance 36.50元
 LIU = "13600136000"  # no alerts; 8GB of 30GB used; balance 120元
-
-
-@pytest.fixture
-def seeded(store: Store, clock: FixedClock) -> Iterator[Store]:
-    """The ``store`` (SQLite and PostgreSQL) with the demo accounts, seeded at ``clock.now()``."""
-    settings = settings_from_env({"BOT_ENV": "test", "BOT_PASSWORD_ITERATIONS": "1000"})
-    with store.transaction() as session:
-        seed_demo(session, clock.now(), settings)
-    yield store
 
 
 @dataclass

@@ -2,49 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import datetime
-from typing import Optional
-
 import pytest
-from sqlalchemy.orm import Session
 
-from bot.billing.seed import seed_demo
-from bot.clock import FixedClock
-from bot.db import Store
-from bot.identity.errors import SmsGatewayError
 from bot.identity.sms import OutboxSmsGateway
-from bot.settings import settings_from_env
+from tests.conftest import FailingGateway as FailingSmsGateway  # noqa: F401 - used by the tests
 
 TEST_SETTINGS = {"BOT_ENV": "test", "BOT_PASSWORD_ITERATIONS": "1000"}
-
-
-class FailingSmsGateway:
-    """A gateway that is always unreachable (after the caller wrote everything else)."""
-
-    def __init__(self) -> None:
-        self.calls = 0
-
-    def send(
-        self,
-        session: Session,
-        *,
-        phone: str,
-        body: str,
-        kind: str,
-        subscriber_id: Optional[int] = None,
-        at: datetime,
-    ) -> None:
-        self.calls += 1
-        raise SmsGatewayError("SMS gateway unreachable (test)")
-
-
-@pytest.fixture
-def seeded(store: Store, clock: FixedClock) -> Iterator[Store]:
-    """The ``store`` (SQLite and PostgreSQL) with the demo accounts, seeded at ``clock.now()``."""
-    with store.transaction() as session:
-        seed_demo(session, clock.now(), settings_from_env(TEST_SETTINGS))
-    yield store
 
 
 @pytest.fixture
