@@ -36,7 +36,8 @@ def _line(charge: ExplainedCharge) -> str:
     text = f"· {to_local(charge.charged_at):%m-%d %H:%M} {charge.service_name or charge.description} {yuan(charge.amount_fen)}元"
     if charge.service_name:
         unit = "月" if charge.billing == "monthly" else "次"
-        text += f"：{charge.service_description}；公布资费 {yuan(charge.published_fee_fen or 0)}元/{unit}"
+        description = (charge.service_description or "").removeprefix(f"{charge.service_name}：")
+        text += f"：{description}；公布资费 {yuan(charge.published_fee_fen or 0)}元/{unit}"
         if charge.opened_at and charge.channel_label:
             text += f"；{to_local(charge.opened_at):%Y-%m-%d} 通过{charge.channel_label}开通"
     if charge.flagged:
