@@ -24,9 +24,10 @@ stop() {
 trap 'stop; exit 0' INT TERM
 trap stop EXIT
 
-.venv/bin/python -m bot.action_server --port "$ACTION_SERVER_PORT" >var/action-server.log 2>&1 &
+# The servers run in sessions of their own, so Ctrl-C reaches this script only and it stops them in order.
+setsid .venv/bin/python -m bot.action_server --port "$ACTION_SERVER_PORT" >var/action-server.log 2>&1 &
 pids+=($!)
-.venv/bin/rasa run --model "$model" --endpoints endpoints.yml --credentials credentials.yml \
+setsid .venv/bin/rasa run --model "$model" --endpoints endpoints.yml --credentials credentials.yml \
   --interface "$RASA_HOST" --port "$RASA_PORT" --enable-api --auth-token "$RASA_API_TOKEN" \
   >var/rasa.log 2>&1 &
 pids+=($!)
