@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 
-
 from rasa_sdk import Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
@@ -151,7 +150,7 @@ def answer_plan(
     except StoreUnavailable:
         return store_failed(dispatcher, "reading the plan")
     contract = (
-        f"合约期至 {plan.contract_end:%Y年%m月%d日}，提前解约违约金 {yuan(plan.early_termination_fee_fen)} 元。"
+        f"合约期至 {plan.contract_end:%Y年%m月%d日}，提前解约违约金 {yuan(plan.early_termination_fee_fen)} 元。"  # noqa: E501
         if plan.contract_end
         else ""
     )
@@ -186,7 +185,9 @@ def answer_subscriptions(
         f"{to_local(s.started_at):%Y-%m-%d} 通过{s.channel_label}开通"
         for s in subscriptions
     )
-    dispatcher.utter_message(response="utter_subscriptions", lines=lines, example=subscriptions[0].service_name)
+    dispatcher.utter_message(
+        response="utter_subscriptions", lines=lines, example=subscriptions[0].service_name
+    )
     return [SlotSet("last_task", "subscriptions")]
 
 
@@ -233,5 +234,3 @@ class ActionQuerySubscriptions(GatedRequestAction):
 
     def name(self) -> str:
         return "action_query_subscriptions"
-
-

@@ -1,4 +1,4 @@
-"""Alerts (余额/消费/扣费/流量提醒): create with a form that asks for what is missing, list, change, cancel."""
+"""Alerts (余额/消费/扣费/流量提醒): a form asks what is missing; listed, changed, cancelled."""
 
 from __future__ import annotations
 
@@ -12,7 +12,14 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.account import store_failed
-from actions.common import GatedRequestAction, ServiceAction, UsesServices, latest_intent, offer_rating, resumable
+from actions.common import (
+    GatedRequestAction,
+    ServiceAction,
+    UsesServices,
+    latest_intent,
+    offer_rating,
+    resumable,
+)
 from bot.alerts.rules import InvalidAlert, NoSuchAlert, cancel_alert, change_alert, create_alert, list_alerts
 from bot.app import Services
 from bot.billing.queries import ALERT_LABELS, describe_alert
@@ -25,7 +32,9 @@ logger = logging.getLogger(__name__)
 ALERT_TYPES = ("balance", "spend", "deduction", "data")
 FORM_SLOTS = ("alert_type", "alert_threshold", "alert_channel")
 # Questions that may interrupt the form; it resumes after the answer.
-DIGRESSIONS = frozenset({"query_balance", "query_usage", "query_bill", "stop", "request_human", "faq", "chitchat"})
+DIGRESSIONS = frozenset(
+    {"query_balance", "query_usage", "query_bill", "stop", "request_human", "faq", "chitchat"}
+)
 NO_THRESHOLD = "none"
 RESET_STASH = [SlotSet(slot, None) for slot in FORM_SLOTS]
 
@@ -82,7 +91,9 @@ class ActionSetAlert(GatedRequestAction):
     def name(self) -> str:
         return "action_set_alert"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
         return [*remember_alert_request(tracker), *await super().run(dispatcher, tracker, domain)]
 
 
@@ -133,7 +144,9 @@ class ActionSaveAlert(ServiceAction):
     def name(self) -> str:
         return "action_save_alert"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
         reset = [SlotSet(slot, None) for slot in (*FORM_SLOTS, "amount", "percent", "channel")]
         alert_type = tracker.get_slot("alert_type")
         raw = tracker.get_slot("alert_threshold")
@@ -176,7 +189,9 @@ def answer_alerts(
     if not rules:
         dispatcher.utter_message(response="utter_no_alerts")
     else:
-        dispatcher.utter_message(response="utter_alerts", lines="\n".join(f"· {describe_alert(r)}" for r in rules))
+        dispatcher.utter_message(
+            response="utter_alerts", lines="\n".join(f"· {describe_alert(r)}" for r in rules)
+        )
     return [SlotSet("last_task", "alerts")]
 
 
@@ -195,12 +210,15 @@ def _which_alert(
         dispatcher.utter_message(response="utter_no_alerts")
         return None
     extra = "".join(
-        f', "{name}": "{value}"' for name in ("amount", "percent", "channel") if (value := _latest(tracker, name))
+        f', "{name}": "{value}"'
+        for name in ("amount", "percent", "channel")
+        if (value := _latest(tracker, name))
     )
     dispatcher.utter_message(
         response="utter_ask_which_alert",
         buttons=[
-            {"title": describe_alert(r), "payload": f'/{intent}{{"alert_type": "{r.alert_type}"{extra}}}'} for r in rules
+            {"title": describe_alert(r), "payload": f'/{intent}{{"alert_type": "{r.alert_type}"{extra}}}'}
+            for r in rules
         ],
     )
     return None
@@ -227,7 +245,9 @@ def answer_change_alert(
                 conversation_id=tracker.sender_id,
             )
     except NoSuchAlert:
-        dispatcher.utter_message(response="utter_no_such_alert", name=ALERT_LABELS.get(alert_type or "", "这个提醒"))
+        dispatcher.utter_message(
+            response="utter_no_such_alert", name=ALERT_LABELS.get(alert_type or "", "这个提醒")
+        )
         return []
     except InvalidAlert as exc:
         dispatcher.utter_message(response="utter_alert_invalid", reason=exc.reason)
@@ -256,7 +276,9 @@ def answer_cancel_alert(
                 conversation_id=tracker.sender_id,
             )
     except NoSuchAlert:
-        dispatcher.utter_message(response="utter_no_such_alert", name=ALERT_LABELS.get(alert_type or "", "这个提醒"))
+        dispatcher.utter_message(
+            response="utter_no_such_alert", name=ALERT_LABELS.get(alert_type or "", "这个提醒")
+        )
         return []
     except StoreUnavailable:
         return store_failed(dispatcher, "cancelling an alert")

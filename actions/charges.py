@@ -24,7 +24,9 @@ from bot.money import yuan
 logger = logging.getLogger(__name__)
 
 
-def _periods(services: Services, dispatcher: CollectingDispatcher, tracker: Tracker) -> tuple[str, ...] | None:
+def _periods(
+    services: Services, dispatcher: CollectingDispatcher, tracker: Tracker
+) -> tuple[str, ...] | None:
     try:
         return resolve_periods(tracker.get_slot("period"), services.clock.now())
     except InvalidPeriod:
@@ -33,7 +35,8 @@ def _periods(services: Services, dispatcher: CollectingDispatcher, tracker: Trac
 
 
 def _line(charge: ExplainedCharge) -> str:
-    text = f"· {to_local(charge.charged_at):%m-%d %H:%M} {charge.service_name or charge.description} {yuan(charge.amount_fen)}元"
+    when = to_local(charge.charged_at)
+    text = f"· {when:%m-%d %H:%M} {charge.service_name or charge.description} {yuan(charge.amount_fen)}元"
     if charge.service_name:
         unit = "月" if charge.billing == "monthly" else "次"
         description = (charge.service_description or "").removeprefix(f"{charge.service_name}：")
@@ -108,7 +111,9 @@ def answer_refund(
                 if existing:
                     ticket = existing[0].dispute_ticket_no
                     amount = sum(c.amount_fen for c in existing if c.dispute_ticket_no == ticket)
-                    dispatcher.utter_message(response="utter_refund_exists", ticket_no=ticket, amount=yuan(amount))
+                    dispatcher.utter_message(
+                        response="utter_refund_exists", ticket_no=ticket, amount=yuan(amount)
+                    )
                 else:
                     dispatcher.utter_message(response="utter_nothing_to_refund", period_name=name)
                 return [SlotSet("offer", None)]
@@ -150,7 +155,9 @@ def answer_refund(
             unsubscribed=unsubscribed,
         )
     else:
-        dispatcher.utter_message(response="utter_refund_exists", ticket_no=dispute.ticket_no, amount=yuan(dispute.amount_fen))
+        dispatcher.utter_message(
+            response="utter_refund_exists", ticket_no=dispute.ticket_no, amount=yuan(dispute.amount_fen)
+        )
     return [SlotSet("offer", None), SlotSet("last_task", "refund"), *offer_rating(dispatcher)]
 
 
@@ -171,7 +178,10 @@ def answer_unsubscribe(
             dispatcher.utter_message(
                 response="utter_ask_which_service",
                 buttons=[
-                    {"title": s.service_name, "payload": f'/unsubscribe_service{{"service": "{s.service_code}"}}'}
+                    {
+                        "title": s.service_name,
+                        "payload": f'/unsubscribe_service{{"service": "{s.service_code}"}}',
+                    }
                     for s in running
                 ],
             )
@@ -187,7 +197,9 @@ def answer_unsubscribe(
             )
     except NotSubscribed:
         spec = service_spec(code) if code else None
-        dispatcher.utter_message(response="utter_not_subscribed", service_name=spec.name if spec else "这项业务")
+        dispatcher.utter_message(
+            response="utter_not_subscribed", service_name=spec.name if spec else "这项业务"
+        )
         return [SlotSet("service", None)]
     except SmsGatewayError:
         dispatcher.utter_message(response="utter_sms_unavailable")

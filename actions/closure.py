@@ -12,7 +12,14 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.account import store_failed
-from actions.common import GatedRequestAction, ServiceAction, UsesServices, latest_intent, offer_rating, resumable
+from actions.common import (
+    GatedRequestAction,
+    ServiceAction,
+    UsesServices,
+    latest_intent,
+    offer_rating,
+    resumable,
+)
 from bot.app import Services
 from bot.billing.closure import Blocker, cancel_closure, check_closure, request_closure
 from bot.billing.errors import ClosureBlocked, ConsentRequired, NoPendingClosure
@@ -25,8 +32,16 @@ from bot.money import yuan
 logger = logging.getLogger(__name__)
 
 CONFIRMATION = "确认销户"
-FORM_SLOTS = ("closure_fee_consent", "closure_confirmed", "closure_effective", "closure_fee", "closure_contract_end")
-DIGRESSIONS = frozenset({"query_balance", "query_usage", "query_bill", "stop", "request_human", "faq", "chitchat"})
+FORM_SLOTS = (
+    "closure_fee_consent",
+    "closure_confirmed",
+    "closure_effective",
+    "closure_fee",
+    "closure_contract_end",
+)
+DIGRESSIONS = frozenset(
+    {"query_balance", "query_usage", "query_bill", "stop", "request_human", "faq", "chitchat"}
+)
 
 
 def _when(moment: Any) -> str:
@@ -60,7 +75,9 @@ def start_closure(
     if check.termination_fee_fen:
         details.append(f"· 合约期内销户需支付违约金 {yuan(check.termination_fee_fen)} 元")
     if check.refund_fen:
-        details.append(f"· 账户余额 {yuan(check.refund_fen)} 元将在销户生效后{check.refund_method or '原路退回'}")
+        details.append(
+            f"· 账户余额 {yuan(check.refund_fen)} 元将在销户生效后{check.refund_method or '原路退回'}"
+        )
     else:
         details.append("· 销户后没有需要退还的余额")
     details.extend(f"· {notice}" for notice in check.notices)
@@ -130,7 +147,9 @@ class ActionSubmitClosure(ServiceAction):
     def name(self) -> str:
         return "action_submit_closure"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
         reset = [SlotSet(slot, None) for slot in FORM_SLOTS]
         consent = tracker.get_slot("closure_fee_consent")
         if consent == "no":
@@ -173,7 +192,9 @@ class ActionSubmitClosure(ServiceAction):
             if request.refund_fen
             else ""
         )
-        dispatcher.utter_message(response="utter_closure_requested", effective=_when(request.effective_at), refund=refund)
+        dispatcher.utter_message(
+            response="utter_closure_requested", effective=_when(request.effective_at), refund=refund
+        )
         return [*reset, *offer_rating(dispatcher)]
 
 

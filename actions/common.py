@@ -121,7 +121,8 @@ class GatedRequestAction(ServiceAction, ABC):
             return [SlotSet("verification_needed", False), SlotSet("resume_form", "none")]
         except NumberLocked as exc:
             dispatcher.utter_message(
-                response="utter_number_locked", masked_phone=verified.masked_phone if verified else "",
+                response="utter_number_locked",
+                masked_phone=verified.masked_phone if verified else "",
                 until=local_time(exc.until),
             )
             return [SlotSet("verification_needed", False), SlotSet("resume_form", "none")]

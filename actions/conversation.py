@@ -18,7 +18,16 @@ logger = logging.getLogger(__name__)
 
 # Tasks whose answer depends on the period: "不对，是上个月" asks them again for the new one.
 PERIOD_TASKS = {"charges": "query_unknown_charge", "bill": "query_bill"}
-WORD_SCORES = (("非常不满意", 1), ("很不满意", 1), ("不满意", 2), ("很差", 1), ("一般", 3), ("非常满意", 5), ("很满意", 5), ("满意", 4))
+WORD_SCORES = (
+    ("非常不满意", 1),
+    ("很不满意", 1),
+    ("不满意", 2),
+    ("很差", 1),
+    ("一般", 3),
+    ("非常满意", 5),
+    ("很满意", 5),
+    ("满意", 4),
+)
 
 
 def _entity(tracker: Tracker, name: str) -> Optional[str]:
@@ -31,7 +40,9 @@ class ActionHandleInform(ServiceAction):
     def name(self) -> str:
         return "action_handle_inform"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
         task = PERIOD_TASKS.get(tracker.get_slot("last_task") or "")
         if task and _entity(tracker, "period"):
             try:
@@ -52,7 +63,9 @@ class ActionHandleYesNo(ServiceAction):
     def name(self) -> str:
         return "action_handle_yes_no"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
         offer = tracker.get_slot("offer")
         intent = (tracker.latest_message or {}).get("intent", {}).get("name")
         if offer == "refund" and intent == "affirm":
@@ -79,7 +92,9 @@ class ActionAnswerFaq(ServiceAction):
     def name(self) -> str:
         return "action_answer_faq"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
         selector = (tracker.latest_message or {}).get("response_selector") or {}
         chosen = (selector.get("faq") or selector.get("default") or {}).get("response") or {}
         key = chosen.get("intent_response_key") or "faq/fee_standard"
@@ -121,7 +136,9 @@ class ActionRateService(ServiceAction):
     def name(self) -> str:
         return "action_rate_service"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
         score = score_from(tracker)
         if score is None:
             dispatcher.utter_message(response="utter_rating_invalid")
@@ -153,8 +170,14 @@ class ActionFallback(ServiceAction):
     def name(self) -> str:
         return "action_fallback"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
-        intents = [e.get("parse_data", {}).get("intent", {}).get("name") for e in tracker.events if e.get("event") == "user"]
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        intents = [
+            e.get("parse_data", {}).get("intent", {}).get("name")
+            for e in tracker.events
+            if e.get("event") == "user"
+        ]
         if len(intents) >= 2 and intents[-1] == intents[-2] == "nlu_fallback":
             dispatcher.utter_message(response="utter_offer_human")
         else:
@@ -168,10 +191,8 @@ class ActionComplain(ServiceAction):
     def name(self) -> str:
         return "action_complain"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
         dispatcher.utter_message(response="utter_complain")
         return [SlotSet("last_task", "complaint")]
-
-
-
-

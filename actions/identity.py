@@ -33,7 +33,13 @@ from bot.money import mask_phone
 
 logger = logging.getLogger(__name__)
 
-RESET_VERIFICATION = ("phone_number", "otp_status", "second_factor_status", "pending_request", "pending_level")
+RESET_VERIFICATION = (
+    "phone_number",
+    "otp_status",
+    "second_factor_status",
+    "pending_request",
+    "pending_level",
+)
 
 
 def send_code(
@@ -70,7 +76,9 @@ def send_code(
     return None
 
 
-def open_second_factor(services: Services, dispatcher: CollectingDispatcher, conversation_id: str) -> Optional[str]:
+def open_second_factor(
+    services: Services, dispatcher: CollectingDispatcher, conversation_id: str
+) -> Optional[str]:
     """Opens the second-factor challenge; returns a terminal status when that is impossible."""
     try:
         services.verification.request_second_factor(conversation_id)
@@ -180,13 +188,19 @@ class ValidateVerificationForm(UsesServices, FormValidationAction):
             dispatcher.utter_message(response="utter_second_factor_hint")
             return {"second_factor_status": None}
         if outcome.result == "wrong" and outcome.attempts_left:
-            dispatcher.utter_message(response="utter_second_factor_wrong", attempts_left=outcome.attempts_left)
+            dispatcher.utter_message(
+                response="utter_second_factor_wrong", attempts_left=outcome.attempts_left
+            )
             return {"second_factor_status": None}
         dispatcher.utter_message(response="utter_second_factor_failed")
         return {"second_factor_status": "failed"}
 
     def _outcome(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, intent: Optional[str], hint: str = "utter_code_not_received"
+        self,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        intent: Optional[str],
+        hint: str = "utter_code_not_received",
     ) -> Any:
         """The guard's recorded outcome for this conversation (None after telling what to type)."""
         if intent != "provide_secret":
@@ -204,7 +218,9 @@ class ValidateVerificationForm(UsesServices, FormValidationAction):
     @staticmethod
     def _locked(dispatcher: CollectingDispatcher, phone: Optional[str], outcome: Any) -> None:
         until = local_time(outcome.locked_until) if outcome.locked_until else "30分钟"
-        dispatcher.utter_message(response="utter_number_locked", masked_phone=mask_phone(phone or ""), until=until)
+        dispatcher.utter_message(
+            response="utter_number_locked", masked_phone=mask_phone(phone or ""), until=until
+        )
 
 
 class ActionVerificationDone(ServiceAction):
@@ -245,6 +261,13 @@ class ActionCancelTask(ServiceAction):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
         dispatcher.utter_message(response="utter_cancelled")
-        slots = (*RESET_VERIFICATION, "verification_needed", "alert_threshold", "alert_channel",
-                 "closure_fee_consent", "closure_confirmed", "offer")
+        slots = (
+            *RESET_VERIFICATION,
+            "verification_needed",
+            "alert_threshold",
+            "alert_channel",
+            "closure_fee_consent",
+            "closure_confirmed",
+            "offer",
+        )
         return [*(SlotSet(slot, None) for slot in slots), SlotSet("resume_form", "none")]

@@ -45,9 +45,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
     sys.path.insert(0, str(ROOT))
-    from bot.nlu.evaluate import agent_parser, evaluate, load_examples, targets_met
-
     from rasa.utils.log_utils import configure_structlog
+
+    from bot.nlu.evaluate import agent_parser, evaluate, load_examples, targets_met
 
     logging.getLogger().setLevel(logging.WARNING)
     configure_structlog(logging.WARNING)

@@ -31,7 +31,11 @@ def record_rating(
     if not isinstance(score, int) or not 1 <= score <= 5:
         raise InvalidRating(score)
     rating = SatisfactionRating(
-        conversation_id=conversation_id, subscriber_id=subscriber_id, score=score, task=task[:40], created_at=at
+        conversation_id=conversation_id,
+        subscriber_id=subscriber_id,
+        score=score,
+        task=task[:40],
+        created_at=at,
     )
     session.add(rating)
     return rating

@@ -12,7 +12,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Optional
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
@@ -40,11 +40,11 @@ class TextNormaliser(GraphComponent):
     @classmethod
     def create(
         cls,
-        config: Dict[Text, Any],
+        config: dict[str, Any],
         model_storage: ModelStorage,
         resource: Resource,
         execution_context: ExecutionContext,
-    ) -> "TextNormaliser":
+    ) -> TextNormaliser:
         return cls()
 
     @staticmethod
@@ -70,7 +70,7 @@ class TextNormaliser(GraphComponent):
             self.normalise_message(message)
         return training_data
 
-    def process(self, messages: List[Message]) -> List[Message]:
+    def process(self, messages: list[Message]) -> list[Message]:
         for message in messages:
             self.normalise_message(message)
         return messages
@@ -83,7 +83,7 @@ class TelecomJiebaTokenizer(JiebaTokenizer):
     @classmethod
     def create(
         cls,
-        config: Dict[Text, Any],
+        config: dict[str, Any],
         model_storage: ModelStorage,
         resource: Resource,
         execution_context: ExecutionContext,
@@ -96,7 +96,7 @@ class TelecomJiebaTokenizer(JiebaTokenizer):
     @classmethod
     def load(
         cls,
-        config: Dict[Text, Any],
+        config: dict[str, Any],
         model_storage: ModelStorage,
         resource: Resource,
         execution_context: ExecutionContext,
@@ -107,7 +107,7 @@ class TelecomJiebaTokenizer(JiebaTokenizer):
         load_into_jieba()
         return super().load(config, model_storage, resource, execution_context, **kwargs)
 
-    def tokenize(self, message: Message, attribute: Text) -> List[Token]:
+    def tokenize(self, message: Message, attribute: str) -> list[Token]:
         return [token for token in super().tokenize(message, attribute) if token.text.strip()]
 
 
@@ -118,20 +118,20 @@ class CatalogueEntityExtractor(GraphComponent, EntityExtractorMixin):
     @classmethod
     def create(
         cls,
-        config: Dict[Text, Any],
+        config: dict[str, Any],
         model_storage: ModelStorage,
         resource: Resource,
         execution_context: ExecutionContext,
-    ) -> "CatalogueEntityExtractor":
+    ) -> CatalogueEntityExtractor:
         from bot.nlu.spacy_entities import telecom_nlp
 
         telecom_nlp()  # build the pipeline now, not on the first message
         return cls(config)
 
-    def __init__(self, config: Optional[Dict[Text, Any]] = None) -> None:
+    def __init__(self, config: Optional[dict[str, Any]] = None) -> None:
         self._config = config or {}
 
-    def process(self, messages: List[Message]) -> List[Message]:
+    def process(self, messages: list[Message]) -> list[Message]:
         from bot.nlu.spacy_entities import find_entities
 
         for message in messages:
@@ -139,7 +139,13 @@ class CatalogueEntityExtractor(GraphComponent, EntityExtractorMixin):
             if not isinstance(text, str) or not text.strip():
                 continue
             found = [
-                {"entity": f.entity, "value": f.value, "start": f.start, "end": f.end, "confidence_entity": 1.0}
+                {
+                    "entity": f.entity,
+                    "value": f.value,
+                    "start": f.start,
+                    "end": f.end,
+                    "confidence_entity": 1.0,
+                }
                 for f in find_entities(text)
             ]
             if found:

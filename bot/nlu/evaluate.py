@@ -10,8 +10,9 @@ from __future__ import annotations
 import statistics
 import time
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable, Dict, List, Optional, Tuple
+from typing import Any, Optional
 
 RETRIEVAL_INTENTS = ("faq", "chitchat")
 TARGET_ENTITIES = ("phone_number", "otp_code", "amount", "service")
@@ -23,14 +24,14 @@ class Example:
 
     text: str
     intent: str  # the full name, e.g. ``faq/closure_requirements``
-    entities: Tuple[Tuple[str, str], ...]
+    entities: tuple[tuple[str, str], ...]
 
     @property
     def base_intent(self) -> str:
         return self.intent.split("/", 1)[0]
 
 
-def load_examples(path: str) -> List[Example]:
+def load_examples(path: str) -> list[Example]:
     """Reads Rasa NLU YAML; annotated values are the canonical values."""
     from rasa.shared.nlu.training_data.loading import load_data
 
@@ -45,7 +46,7 @@ def load_examples(path: str) -> List[Example]:
     return examples
 
 
-def _predicted_intent(parse: Dict[str, Any]) -> str:
+def _predicted_intent(parse: dict[str, Any]) -> str:
     name = (parse.get("intent") or {}).get("name") or "None"
     if name in RETRIEVAL_INTENTS:
         selectors = parse.get("response_selector") or {}
@@ -60,7 +61,7 @@ def _f1(precision: float, recall: float) -> float:
     return 0.0 if precision + recall == 0 else 2 * precision * recall / (precision + recall)
 
 
-def _percentile(values: List[float], q: float) -> float:
+def _percentile(values: list[float], q: float) -> float:
     if not values:
         return 0.0
     ordered = sorted(values)
@@ -69,17 +70,17 @@ def _percentile(values: List[float], q: float) -> float:
 
 
 async def evaluate(
-    parse: Callable[[str], Awaitable[Dict[str, Any]]], examples: List[Example]
-) -> Dict[str, Any]:
+    parse: Callable[[str], Awaitable[dict[str, Any]]], examples: list[Example]
+) -> dict[str, Any]:
     """Parses every example one at a time and returns the report (a JSON-ready dict)."""
     from sklearn.metrics import f1_score
 
-    gold_intents: List[str] = []
-    predicted_intents: List[str] = []
+    gold_intents: list[str] = []
+    predicted_intents: list[str] = []
     retrieval_hits = retrieval_total = 0
-    latencies: List[float] = []
-    entity_counts: Dict[str, Counter] = {}
-    errors: List[Dict[str, Any]] = []
+    latencies: list[float] = []
+    entity_counts: dict[str, Counter] = {}
+    errors: list[dict[str, Any]] = []
 
     for example in examples:
         started = time.perf_counter()
@@ -115,7 +116,7 @@ async def evaluate(
 
     labels = sorted(set(gold_intents))
     per_intent = f1_score(gold_intents, predicted_intents, labels=labels, average=None, zero_division=0)
-    confusions = Counter((g, p) for g, p in zip(gold_intents, predicted_intents) if g != p)
+    confusions = Counter((g, p) for g, p in zip(gold_intents, predicted_intents, strict=False) if g != p)
     entities = {}
     for entity, c in sorted(entity_counts.items()):
         precision = c["tp"] / (c["tp"] + c["fp"]) if c["tp"] + c["fp"] else 0.0
@@ -128,9 +129,16 @@ async def evaluate(
         }
     return {
         "examples": len(examples),
-        "intent_accuracy": round(sum(g == p for g, p in zip(gold_intents, predicted_intents)) / len(examples), 4),
-        "intent_macro_f1": round(float(f1_score(gold_intents, predicted_intents, labels=labels, average="macro", zero_division=0)), 4),
-        "per_intent_f1": {label: round(float(score), 4) for label, score in zip(labels, per_intent)},
+        "intent_accuracy": round(
+            sum(g == p for g, p in zip(gold_intents, predicted_intents, strict=False)) / len(examples), 4
+        ),
+        "intent_macro_f1": round(
+            float(f1_score(gold_intents, predicted_intents, labels=labels, average="macro", zero_division=0)),
+            4,
+        ),
+        "per_intent_f1": {
+            label: round(float(score), 4) for label, score in zip(labels, per_intent, strict=False)
+        },
         "retrieval_accuracy": round(retrieval_hits / retrieval_total, 4) if retrieval_total else None,
         "entities": entities,
         "most_confused": [
@@ -145,19 +153,21 @@ async def evaluate(
     }
 
 
-def agent_parser(model_path: str) -> Callable[[str], Awaitable[Dict[str, Any]]]:
+def agent_parser(model_path: str) -> Callable[[str], Awaitable[dict[str, Any]]]:
     """An in-process parser over a trained model (NLU only is enough)."""
     from rasa.core.agent import Agent
 
     agent = Agent.load(model_path)
 
-    async def parse(text: str) -> Dict[str, Any]:
+    async def parse(text: str) -> dict[str, Any]:
         return await agent.parse_message(text)
 
     return parse
 
 
-def targets_met(report: Dict[str, Any], min_macro_f1: float = 0.95, min_entity_f1: float = 0.95) -> Optional[List[str]]:
+def targets_met(
+    report: dict[str, Any], min_macro_f1: float = 0.95, min_entity_f1: float = 0.95
+) -> Optional[list[str]]:
     """The targets of the NLU issue that the report misses (empty list when all are met)."""
     misses = []
     if report["intent_macro_f1"] < min_macro_f1:

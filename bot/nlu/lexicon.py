@@ -8,12 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Tuple
 
 from bot.billing.catalogue import catalogue_terms
 
 # Colloquial names and common misspellings that are not in the published catalogue.
-EXTRA_SERVICE_ALIASES: Tuple[Tuple[str, str], ...] = (
+EXTRA_SERVICE_ALIASES: tuple[tuple[str, str], ...] = (
     ("彩玲", "video_ringtone"),
     ("菜铃", "video_ringtone"),
     ("视频铃声", "video_ringtone"),
@@ -31,11 +30,11 @@ EXTRA_SERVICE_ALIASES: Tuple[Tuple[str, str], ...] = (
 )
 
 # Words jieba should keep whole (besides the catalogue).
-TELECOM_WORDS: Tuple[str, ...] = (
+TELECOM_WORDS: tuple[str, ...] = tuple((
     "话费 化费 余额 扣费 扣钱 乱扣费 多扣 不明扣费 销户 销号 消户 注销 退订 退掉 流量 套餐 月租 "
     "增值业务 携号转网 验证码 人工客服 转人工 工信部 账单 欠费 停机 复机 充值 缴费 合约期 违约金 "
     "余额提醒 扣费提醒 流量提醒 消费提醒 短信提醒 微信提醒 营业厅 服务密码 身份证 后六位 退费 退款 申诉"
-).split()
+).split())
 
 
 @dataclass(frozen=True)
@@ -48,7 +47,7 @@ class Term:
 
 
 @lru_cache(maxsize=1)
-def catalogue_lexicon() -> Tuple[Term, ...]:
+def catalogue_lexicon() -> tuple[Term, ...]:
     """Every service and plan name and alias, with the extra colloquial aliases."""
     terms = [Term(t.term, t.kind, t.code) for t in catalogue_terms()]
     terms += [Term(text, "service", code) for text, code in EXTRA_SERVICE_ALIASES]

@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Callable, List, Optional, Tuple
+from typing import Optional
 
 
 @dataclass(frozen=True)
@@ -28,9 +29,9 @@ class Normalised:
     """Normalised text and, for each of its characters, the index in the original text."""
 
     text: str
-    origin: Tuple[int, ...]
+    origin: tuple[int, ...]
 
-    def span(self, start: int, end: int) -> Optional[Tuple[int, int]]:
+    def span(self, start: int, end: int) -> Optional[tuple[int, int]]:
         """Maps an original span ``[start, end)`` onto the normalised text (None if it vanished)."""
         inside = [i for i, o in enumerate(self.origin) if start <= o < end]
         if not inside:
@@ -43,21 +44,21 @@ class _Text:
 
     def __init__(self, text: str) -> None:
         self.text = text
-        self.origin: List[int] = list(range(len(text)))
+        self.origin: list[int] = list(range(len(text)))
 
     def per_char(self, convert: Callable[[str], str]) -> None:
-        chars: List[str] = []
-        origin: List[int] = []
-        for ch, o in zip(self.text, self.origin):
+        chars: list[str] = []
+        origin: list[int] = []
+        for ch, o in zip(self.text, self.origin, strict=False):
             out = convert(ch)
             chars.append(out)
             origin.extend([o] * len(out))
         self.text = "".join(chars)
         self.origin = origin
 
-    def sub(self, pattern: "re.Pattern[str]", repl: Callable[["re.Match[str]"], str]) -> None:
-        pieces: List[str] = []
-        origin: List[int] = []
+    def sub(self, pattern: re.Pattern[str], repl: Callable[[re.Match[str]], str]) -> None:
+        pieces: list[str] = []
+        origin: list[int] = []
         last = 0
         for match in pattern.finditer(self.text):
             a, b = match.span()
@@ -125,13 +126,26 @@ _REPEATED_PUNCT = re.compile(r"([!?,.~。，、…])\1+|([!?]){2,}")
 _SPACES = re.compile(r"\s{2,}")
 
 
-def _collapse_punct(m: "re.Match[str]") -> str:
+def _collapse_punct(m: re.Match[str]) -> str:
     return m.group(0)[0]
 
 
 # --- 4. Chinese numerals ----------------------------------------------------------------------
 
-_DIGIT = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+_DIGIT = {
+    "零": 0,
+    "〇": 0,
+    "一": 1,
+    "二": 2,
+    "两": 2,
+    "三": 3,
+    "四": 4,
+    "五": 5,
+    "六": 6,
+    "七": 7,
+    "八": 8,
+    "九": 9,
+}
 _UNIT = {"十": 10, "百": 100, "千": 1000}
 _NUM_CHARS = "零〇一二两三四五六七八九十百千万"
 _NUM = f"[{_NUM_CHARS}]+(?:点[{_NUM_CHARS[:-4]}]+)?"
@@ -144,7 +158,7 @@ _AFTER = (
 )
 # words before which a bare numeral is a quantity
 _BEFORE_WORDS = (
-    "低于 高于 超过 少于 小于 大于 多于 不足 不到 改成 改为 调到 调成 设为 设成 变成 扣了 多扣 花了 打 给 评 到 满 "
+    "低于 高于 超过 少于 小于 大于 多于 不足 不到 改成 改为 调到 调成 设为 设成 变成 扣了 多扣 花了 打 给 评 到 满 "  # noqa: E501
     "少了 多了 换成 换到 改到 设的 设了 花超 超了"
 ).split()
 _BEFORE = "(?:" + "|".join(f"(?<={w})" for w in _BEFORE_WORDS) + ")"
@@ -196,12 +210,12 @@ def _integer(text: str) -> Optional[int]:
     return total + (digit or 0)
 
 
-def _numeral(m: "re.Match[str]") -> str:
+def _numeral(m: re.Match[str]) -> str:
     converted = chinese_number(m.group(0))
     return converted if converted is not None else m.group(0)
 
 
-def _percent(m: "re.Match[str]") -> str:
+def _percent(m: re.Match[str]) -> str:
     value = m.group(1)
     converted = value if value[0].isdigit() else chinese_number(value)
     return f"{converted}%" if converted is not None else m.group(0)

@@ -9,7 +9,7 @@ built from ``spacy.blank("zh")``.
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any, List
+from typing import Any
 
 from bot.nlu.lexicon import catalogue_lexicon, load_into_jieba
 from bot.nlu.values import Found, find_values
@@ -22,15 +22,15 @@ def telecom_nlp() -> Any:
 
     load_into_jieba()
     nlp = spacy.blank("zh", config={"nlp": {"tokenizer": {"segmenter": "jieba"}}})
-    ruler = nlp.add_pipe("entity_ruler", config={"phrase_matcher_attr": "LOWER"})
+    ruler: Any = nlp.add_pipe("entity_ruler", config={"phrase_matcher_attr": "LOWER"})
     ruler.add_patterns([{"label": t.label, "pattern": t.text, "id": t.code} for t in catalogue_lexicon()])
     return nlp
 
 
-def _catalogue_by_scan(text: str, found: List[Found]) -> List[Found]:
+def _catalogue_by_scan(text: str, found: list[Found]) -> list[Found]:
     """Names the ruler missed because jieba cut them differently in this sentence."""
     lowered = text.lower()
-    extra: List[Found] = []
+    extra: list[Found] = []
     for term in sorted(catalogue_lexicon(), key=lambda t: -len(t.text)):
         start = lowered.find(term.text.lower())
         while start >= 0:
@@ -41,7 +41,7 @@ def _catalogue_by_scan(text: str, found: List[Found]) -> List[Found]:
     return extra
 
 
-def find_entities(text: str) -> List[Found]:
+def find_entities(text: str) -> list[Found]:
     """All entities of ``docs/nlu.md`` in normalised text, catalogue names first.
 
     Plan names are found (so that 19元套餐 is not read as an amount) but not returned.

@@ -9,8 +9,9 @@ Chinese numerals) and returns :class:`Found` values with canonical forms, the co
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable, List, Optional
+from typing import Optional
 
 
 @dataclass(frozen=True)
@@ -22,7 +23,7 @@ class Found:
     start: int
     end: int
 
-    def overlaps(self, other: "Found") -> bool:
+    def overlaps(self, other: Found) -> bool:
         return self.start < other.end and other.start < self.end
 
 
@@ -42,7 +43,7 @@ _WITH_UNIT = re.compile(
 _JIAO = re.compile(r"(?<![\d.块元])(\d{1,3})\s*(?:毛钱|毛|角)")
 _MONEY_TRIGGERS = (
     "低于 高于 超过 少于 小于 大于 多于 不足 不到 改成 改为 调到 调成 设为 设成 设置为 变成 "
-    "扣了 多扣了 多扣 扣我 花了 收了 收我 充了 交了 到 少了 多了 多收了 扣掉 换成 换到 改到 设的 设了 花超 超了 超"
+    "扣了 多扣了 多扣 扣我 花了 收了 收我 充了 交了 到 少了 多了 多收了 扣掉 换成 换到 改到 设的 设了 花超 超了 超"  # noqa: E501
 ).split()
 _BARE_AFTER_TRIGGER = re.compile(
     "(?:" + "|".join(sorted(_MONEY_TRIGGERS, key=len, reverse=True)) + r")\s*"
@@ -55,9 +56,9 @@ _BARE_AFTER_TRIGGER = re.compile(
 _BEFORE_BOUND = re.compile(r"(?<![\d.])(\d{1,5})(?:\.(\d{1,2}))?\s*(?:元|块)?\s*(?=以下|以上|之下|之上)")
 
 
-def find_amounts(text: str) -> List[Found]:
+def find_amounts(text: str) -> list[Found]:
     """Money amounts, in fen: ``10块`` → 1000, ``20块5`` → 2050, ``5毛`` → 50, ``低于20`` → 2000."""
-    found: List[Found] = []
+    found: list[Found] = []
     for m in _CURRENCY_SIGN.finditer(text):
         found.append(Found("amount", str(yuan_to_fen(m.group(1), m.group(2) or "")), m.start(), m.end()))
     for m in _WITH_UNIT.finditer(text):
@@ -78,7 +79,7 @@ def find_amounts(text: str) -> List[Found]:
 _PERCENT = re.compile(r"(?<![\d.])(\d{1,3})(?:\.\d+)?\s*%")
 
 
-def find_percents(text: str) -> List[Found]:
+def find_percents(text: str) -> list[Found]:
     """Percentages: ``80%`` → ``80`` (the normaliser turned 百分之八十 into 80%)."""
     return [
         Found("percent", m.group(1), m.start(), m.end())
@@ -95,9 +96,9 @@ _ID_CONTEXT = re.compile(r"身份证|证件|后六位|后6位|末六位|末6位|
 _CODE_CONTEXT = re.compile(r"验证码|校验码|动态码|短信码")
 
 
-def find_identifiers(text: str) -> List[Found]:
+def find_identifiers(text: str) -> list[Found]:
     """Phone numbers, one-time codes and the ID number's last six characters."""
-    found: List[Found] = []
+    found: list[Found] = []
     for m in _PHONE.finditer(text):
         found.append(Found("phone_number", re.sub(r"\D", "", m.group(1)), m.start(), m.end()))
     for m in _SIX.finditer(text):
@@ -108,7 +109,11 @@ def find_identifiers(text: str) -> List[Found]:
         before = text[: m.start()]
         id_cue = max((c.end() for c in _ID_CONTEXT.finditer(before)), default=-1)
         code_cue = max((c.end() for c in _CODE_CONTEXT.finditer(before)), default=-1)
-        if value.endswith("X") or id_cue > code_cue or (id_cue < 0 and code_cue < 0 and _ID_CONTEXT.search(text)):
+        if (
+            value.endswith("X")
+            or id_cue > code_cue
+            or (id_cue < 0 and code_cue < 0 and _ID_CONTEXT.search(text))
+        ):
             found.append(Found("id_last6", value, m.start(), m.end()))
         else:
             found.append(Found("otp_code", value, m.start(), m.end()))
@@ -128,9 +133,9 @@ _PERIODS = [
 ]
 
 
-def find_periods(text: str) -> List[Found]:
+def find_periods(text: str) -> list[Found]:
     """Bill periods: 本月 → ``relative:0``, 上个月 → ``relative:-1``, 10月 → ``month:10`` …"""
-    found: List[Found] = []
+    found: list[Found] = []
     for pattern, value in _PERIODS:
         for m in pattern.finditer(text):
             candidate = Found("period", value(m), m.start(), m.end())
@@ -157,11 +162,11 @@ _CHANNELS = [
 ]
 
 
-def find_alert_types(text: str) -> List[Found]:
+def find_alert_types(text: str) -> list[Found]:
     """Alert types, only in a message about being told something (提醒, 通知, 告诉我 …)."""
     if not _ALERT_CONTEXT.search(text):
         return []
-    found: List[Found] = []
+    found: list[Found] = []
     for value, pattern in _ALERT_TYPES:
         m = pattern.search(text)
         if m and not any(Found("alert_type", value, m.start(), m.end()).overlaps(f) for f in found):
@@ -169,9 +174,9 @@ def find_alert_types(text: str) -> List[Found]:
     return found
 
 
-def find_channels(text: str) -> List[Found]:
+def find_channels(text: str) -> list[Found]:
     """Notification channels: 短信 → ``sms``, 微信 → ``wechat``."""
-    found: List[Found] = []
+    found: list[Found] = []
     for value, pattern in _CHANNELS:
         m = pattern.search(text)
         if m:
@@ -182,19 +187,19 @@ def find_channels(text: str) -> List[Found]:
 # --- all of them ----------------------------------------------------------------------------------
 
 
-def _without_overlaps(found: Iterable[Found]) -> List[Found]:
+def _without_overlaps(found: Iterable[Found]) -> list[Found]:
     """Keeps the longest of overlapping values (earlier on ties)."""
-    kept: List[Found] = []
+    kept: list[Found] = []
     for f in sorted(found, key=lambda f: (-(f.end - f.start), f.start)):
         if not any(f.overlaps(k) for k in kept):
             kept.append(f)
     return sorted(kept, key=lambda f: f.start)
 
 
-def find_values(text: str, taken: Optional[List[Found]] = None) -> List[Found]:
+def find_values(text: str, taken: Optional[list[Found]] = None) -> list[Found]:
     """Every value in ``text`` except those overlapping ``taken`` (e.g. catalogue names)."""
     taken = list(taken or [])
-    result: List[Found] = []
+    result: list[Found] = []
     identifiers = find_identifiers(text)
     percents = find_percents(text)
     blocked = taken + identifiers + percents

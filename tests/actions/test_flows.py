@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Dict, List, Optional
+from typing import Any, Optional
 
 import pytest
 from rasa_sdk import Tracker
@@ -17,7 +17,15 @@ from actions.charges import ActionExplainCharges, ActionRequestRefund, ActionUns
 from actions.closure import ActionCancelClosure, ActionCloseAccount, ActionSubmitClosure
 from actions.conversation import ActionAnswerFaq, ActionFallback, ActionHandleInform, ActionRateService
 from bot.app import Services
-from bot.billing.models import AlertRule, AuditLog, ClosureRequest, Dispute, Notification, SatisfactionRating, Subscription
+from bot.billing.models import (
+    AlertRule,
+    AuditLog,
+    ClosureRequest,
+    Dispute,
+    Notification,
+    SatisfactionRating,
+    Subscription,
+)
 from bot.billing.seed import seed_demo
 from bot.clock import FixedClock
 from bot.db import Store
@@ -34,7 +42,11 @@ def services(store: Store, clock: FixedClock) -> Services:
         seed_demo(session, clock.now(), SETTINGS)
     sms = OutboxSmsGateway()
     return Services(
-        settings=SETTINGS, clock=clock, store=store, verification=VerificationService(store, sms, clock, SETTINGS), sms=sms
+        settings=SETTINGS,
+        clock=clock,
+        store=store,
+        verification=VerificationService(store, sms, clock, SETTINGS),
+        sms=sms,
     )
 
 
@@ -43,9 +55,14 @@ def verify(services: Services, conversation: str, phone: str, *, strong: bool = 
     services.verification.start_sms(conversation, phone)
     with services.store.transaction() as session:
         body = session.scalars(
-            select(Notification.body).where(Notification.phone == phone).order_by(Notification.id.desc()).limit(1)
+            select(Notification.body)
+            .where(Notification.phone == phone)
+            .order_by(Notification.id.desc())
+            .limit(1)
         ).one()
-    assert services.verification.submit_secret(conversation, re.search(r"\d{6}", body).group(0)).result == "ok"  # type: ignore[union-attr]
+    assert (
+        services.verification.submit_secret(conversation, re.search(r"\d{6}", body).group(0)).result == "ok"
+    )  # type: ignore[union-attr]
     if strong:
         services.verification.request_second_factor(conversation)
         assert services.verification.submit_secret(conversation, "135790").result == "ok"
@@ -56,10 +73,10 @@ def tracker(
     *,
     intent: str = "inform",
     text: str = "",
-    entities: Optional[List[Dict[str, Any]]] = None,
-    slots: Optional[Dict[str, Any]] = None,
-    response_selector: Optional[Dict[str, Any]] = None,
-    events: Optional[List[Dict[str, Any]]] = None,
+    entities: Optional[list[dict[str, Any]]] = None,
+    slots: Optional[dict[str, Any]] = None,
+    response_selector: Optional[dict[str, Any]] = None,
+    events: Optional[list[dict[str, Any]]] = None,
 ) -> Tracker:
     latest = {"text": text, "intent": {"name": intent, "confidence": 1.0}, "entities": entities or []}
     if response_selector:
@@ -67,13 +84,13 @@ def tracker(
     return Tracker(conversation, dict(slots or {}), latest, events or [], False, None, {}, "action_listen")
 
 
-async def run(action: Any, t: Tracker) -> tuple[List[Dict[str, Any]], List[Dict[str, Any]]]:
+async def run(action: Any, t: Tracker) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     dispatcher = CollectingDispatcher()
     events = await action.run(dispatcher, t, {})
     return events, dispatcher.messages
 
 
-def said(messages: List[Dict[str, Any]]) -> List[str]:
+def said(messages: list[dict[str, Any]]) -> list[str]:
     return [m.get("response") or m.get("text") for m in messages]
 
 
@@ -82,7 +99,9 @@ def count(services: Services, model: Any, *where: Any) -> int:
         return session.scalar(select(func.count()).select_from(model).where(*where))
 
 
-async def test_unknown_charge_flags_the_marketing_ringtone_and_refund_is_idempotent(services: Services) -> None:
+async def test_unknown_charge_flags_the_marketing_ringtone_and_refund_is_idempotent(
+    services: Services,
+) -> None:
     verify(services, "c1", "13800138000")
     events, messages = await run(ActionExplainCharges(services), tracker("c1", intent="query_unknown_charge"))
     charges = next(m for m in messages if m.get("response") == "utter_charges")
@@ -96,7 +115,9 @@ async def test_unknown_charge_flags_the_marketing_ringtone_and_refund_is_idempot
     assert opened["ticket_no"].startswith("TS") and "视频彩铃" in opened["unsubscribed"]
     assert count(services, Dispute) == 1
     assert count(services, Subscription, Subscription.ended_at.isnot(None)) >= 1
-    assert count(services, AuditLog, AuditLog.action == "dispute.opened", AuditLog.conversation_id == "c1") == 1
+    assert (
+        count(services, AuditLog, AuditLog.action == "dispute.opened", AuditLog.conversation_id == "c1") == 1
+    )
 
     _, messages = await run(ActionRequestRefund(services), tracker("c1", intent="request_refund"))
     assert said(messages) == ["utter_refund_exists"]
@@ -122,7 +143,9 @@ async def test_clean_account_has_nothing_suspicious(services: Services) -> None:
 async def test_correction_of_the_period_reruns_the_explanation(services: Services) -> None:
     verify(services, "c4", "13800138000")
     t = tracker(
-        "c4", text="不对，是上个月", entities=[{"entity": "period", "value": "relative:-1"}],
+        "c4",
+        text="不对，是上个月",
+        entities=[{"entity": "period", "value": "relative:-1"}],
         slots={"last_task": "charges", "period": "relative:-1"},
     )
     _, messages = await run(ActionHandleInform(services), t)
@@ -147,7 +170,9 @@ async def test_alerts_created_listed_changed_cancelled(services: Services) -> No
     assert "余额低于20.00元" in messages[0]["description"]
     _, messages = await run(ActionListAlerts(services), tracker("c6", intent="query_alerts"))
     assert "余额低于20.00元" in messages[0]["lines"]
-    change = tracker("c6", intent="change_alert", text="改成50", entities=[{"entity": "amount", "value": "5000"}])
+    change = tracker(
+        "c6", intent="change_alert", text="改成50", entities=[{"entity": "amount", "value": "5000"}]
+    )
     _, messages = await run(ActionChangeAlert(services), change)
     assert "50.00元" in messages[0]["description"]
     _, messages = await run(ActionCancelAlert(services), tracker("c6", intent="cancel_alert"))
@@ -157,7 +182,9 @@ async def test_alerts_created_listed_changed_cancelled(services: Services) -> No
 
 async def test_changing_one_of_two_alerts_asks_which(services: Services) -> None:
     verify(services, "c7", "13700137000")
-    change = tracker("c7", intent="change_alert", text="改成50", entities=[{"entity": "amount", "value": "5000"}])
+    change = tracker(
+        "c7", intent="change_alert", text="改成50", entities=[{"entity": "amount", "value": "5000"}]
+    )
     _, messages = await run(ActionChangeAlert(services), change)
     assert said(messages) == ["utter_ask_which_alert"]
     assert all('"amount": "5000"' in b["payload"] for b in messages[0]["buttons"])
@@ -213,7 +240,12 @@ async def test_closure_not_confirmed_writes_nothing(services: Services) -> None:
 
 async def test_fee_standard_comes_from_the_catalogue(services: Services) -> None:
     selector = {"default": {"response": {"intent_response_key": "faq/fee_standard"}}}
-    t = tracker("c13", intent="faq", entities=[{"entity": "service", "value": "video_ringtone"}], response_selector=selector)
+    t = tracker(
+        "c13",
+        intent="faq",
+        entities=[{"entity": "service", "value": "video_ringtone"}],
+        response_selector=selector,
+    )
     _, messages = await run(ActionAnswerFaq(services), t)
     assert "视频彩铃" in messages[0]["text"] and "10.00 元/月" in messages[0]["text"]
     other = {"default": {"response": {"intent_response_key": "faq/business_hours"}}}
@@ -222,7 +254,9 @@ async def test_fee_standard_comes_from_the_catalogue(services: Services) -> None
 
 
 async def test_rating_is_stored(services: Services) -> None:
-    _, messages = await run(ActionRateService(services), tracker("c14", intent="rate_service", text="给你打5分"))
+    _, messages = await run(
+        ActionRateService(services), tracker("c14", intent="rate_service", text="给你打5分")
+    )
     assert said(messages) == ["utter_rating_thanks"]
     assert count(services, SatisfactionRating, SatisfactionRating.score == 5) == 1
     _, messages = await run(ActionRateService(services), tracker("c14", intent="rate_service", text="还行吧"))
@@ -231,16 +265,23 @@ async def test_rating_is_stored(services: Services) -> None:
 
 async def test_second_fallback_in_a_row_offers_a_human(services: Services) -> None:
     user = lambda name: {"event": "user", "parse_data": {"intent": {"name": name}}}  # noqa: E731
-    _, messages = await run(ActionFallback(services), tracker("c15", events=[user("greet"), user("nlu_fallback")]))
+    _, messages = await run(
+        ActionFallback(services), tracker("c15", events=[user("greet"), user("nlu_fallback")])
+    )
     assert said(messages) == ["utter_default"]
-    _, messages = await run(ActionFallback(services), tracker("c15", events=[user("nlu_fallback"), user("nlu_fallback")]))
+    _, messages = await run(
+        ActionFallback(services), tracker("c15", events=[user("nlu_fallback"), user("nlu_fallback")])
+    )
     assert said(messages) == ["utter_offer_human"]
 
 
 async def test_no_secret_reaches_events_or_messages(services: Services) -> None:
     verify(services, "c16", "13800138000", strong=True)
     with services.store.transaction() as session:
-        code = re.search(r"\d{6}", session.scalars(select(Notification.body).order_by(Notification.id.desc()).limit(1)).one())
+        code = re.search(
+            r"\d{6}",
+            session.scalars(select(Notification.body).order_by(Notification.id.desc()).limit(1)).one(),
+        )
     events, messages = await run(ActionExplainCharges(services), tracker("c16"))
     dumped = json.dumps([events, messages], ensure_ascii=False)
     assert "135790" not in dumped and "10001X" not in dumped

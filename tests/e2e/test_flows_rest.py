@@ -68,9 +68,9 @@ def test_liu_yang_closes_with_a_digression_and_cancels(servers: Servers) -> None
     requested = _all(servers.say(sender, "确认销户"))
     assert "销户申请已提交" in requested
     with servers.store.transaction() as session:
-        assert session.scalars(select(ClosureRequest.status).where(ClosureRequest.conversation_id == sender)).all() == [
-            "pending"
-        ]
+        assert session.scalars(
+            select(ClosureRequest.status).where(ClosureRequest.conversation_id == sender)
+        ).all() == ["pending"]
     assert "已为您撤销销户申请" in _all(servers.say(sender, "撤销销户申请"))
 
 
@@ -83,7 +83,11 @@ def test_alert_set_in_chat_fires_when_a_charge_posts(servers: Servers) -> None:
     assert "余额低于20.00元" in saved
     with servers.store.transaction() as session:
         post_charge(
-            session, phone="13700137000", amount_fen=19500, item_kind="other", description="测试扣费",
+            session,
+            phone="13700137000",
+            amount_fen=19500,
+            item_kind="other",
+            description="测试扣费",
             at=datetime.now(timezone.utc),
         )
         bodies = session.scalars(
@@ -92,4 +96,6 @@ def test_alert_set_in_chat_fires_when_a_charge_posts(servers: Servers) -> None:
     assert any("余额" in b and "20.00" in b for b in bodies)
     # put the money back, so the other conversations see 王强's demo balance
     with servers.store.transaction() as session:
-        record_payment(session, phone="13700137000", amount_fen=19500, method="alipay", at=datetime.now(timezone.utc))
+        record_payment(
+            session, phone="13700137000", amount_fen=19500, method="alipay", at=datetime.now(timezone.utc)
+        )

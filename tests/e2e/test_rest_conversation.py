@@ -138,7 +138,13 @@ def test_endpoints_refuse_requests_without_their_token(servers: Servers) -> None
 def test_odd_input_gets_a_polite_answer_and_no_error(servers: Servers) -> None:
     sender = _conversation()
     noise = "".join(chr(0x4E00 + (i * 7919) % 20000) for i in range(5000))
-    for text in ("Hello, can you help me with my phone bill?", "", noise, "😀😡🙏🔥💯", "¿Dónde está mi factura?"):
+    for text in (
+        "Hello, can you help me with my phone bill?",
+        "",
+        noise,
+        "😀😡🙏🔥💯",
+        "¿Dónde está mi factura?",
+    ):
         replies = servers.say(sender, text)
         assert replies, f"no reply to {text[:20]!r}"
         assert all(r.strip() for r in replies)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import List, Tuple
-
 import pytest
 
 from bot.billing.catalogue import catalogue_terms
@@ -11,7 +9,7 @@ from bot.nlu.normalise import normalise_text
 from bot.nlu.spacy_entities import find_entities, telecom_nlp
 
 
-def entities(text: str) -> List[Tuple[str, str]]:
+def entities(text: str) -> list[tuple[str, str]]:
     return [(f.entity, f.value) for f in find_entities(normalise_text(text))]
 
 
@@ -34,7 +32,10 @@ def entities(text: str) -> List[Tuple[str, str]]:
         ("十月份的话费", [("period", "month:10")]),
         ("2026年10月的账单", [("period", "month:2026-10")]),
         ("最近三个月扣了啥", [("period", "recent:3")]),
-        ("流量用到百分之八十发微信告诉我", [("alert_type", "data"), ("percent", "80"), ("channel", "wechat")]),
+        (
+            "流量用到百分之八十发微信告诉我",
+            [("alert_type", "data"), ("percent", "80"), ("channel", "wechat")],
+        ),
         ("每笔扣费都短信通知我", [("alert_type", "deduction"), ("channel", "sms")]),
         ("我是畅享19元套餐，19元套餐多少流量", []),
         ("取消腾讯视频会员和爱奇艺", [("service", "tencent_video"), ("service", "iqiyi_vip")]),
@@ -49,7 +50,7 @@ def entities(text: str) -> List[Tuple[str, str]]:
         ("月消费花超200就提醒我", [("alert_type", "spend"), ("amount", "20000")]),
     ],
 )
-def test_entities(text: str, expected: List[Tuple[str, str]]) -> None:
+def test_entities(text: str, expected: list[tuple[str, str]]) -> None:
     assert entities(text) == expected
 
 

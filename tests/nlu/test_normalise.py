@@ -30,15 +30,26 @@ def test_normalise(raw: str, expected: str) -> None:
     assert normalise(raw).text == expected
 
 
-@pytest.mark.parametrize("text", ["查一下我的余额", "我一直被扣钱", "十分生气", "一点都不清楚", "万一又扣呢", "统一回复"])
+@pytest.mark.parametrize(
+    "text", ["查一下我的余额", "我一直被扣钱", "十分生气", "一点都不清楚", "万一又扣呢", "统一回复"]
+)
 def test_words_with_numeral_characters_are_left_alone(text: str) -> None:
     assert normalise(text).text == text
 
 
 @pytest.mark.parametrize(
     "numeral, digits",
-    [("十", "10"), ("二十五", "25"), ("一百", "100"), ("一百零五", "105"), ("两千", "2000"),
-     ("一万二千", "12000"), ("三点五", "3.5"), ("二〇二六", "2026"), ("十二", "12")],
+    [
+        ("十", "10"),
+        ("二十五", "25"),
+        ("一百", "100"),
+        ("一百零五", "105"),
+        ("两千", "2000"),
+        ("一万二千", "12000"),
+        ("三点五", "3.5"),
+        ("二〇二六", "2026"),
+        ("十二", "12"),
+    ],
 )
 def test_chinese_number(numeral: str, digits: str) -> None:
     assert chinese_number(numeral) == digits
