@@ -16,6 +16,7 @@ from actions.common import (
     GatedRequestAction,
     ServiceAction,
     UsesServices,
+    latest_entity,
     latest_intent,
     offer_rating,
     resumable,
@@ -39,22 +40,18 @@ NO_THRESHOLD = "none"
 RESET_STASH = [SlotSet(slot, None) for slot in FORM_SLOTS]
 
 
-def _latest(tracker: Tracker, entity: str) -> Optional[str]:
-    return next(tracker.get_latest_entity_values(entity), None)
-
-
 def threshold_from(tracker: Tracker, alert_type: Optional[str]) -> Optional[str]:
     """The threshold in the latest message: fen for money alerts, a percent for data."""
     if alert_type == "deduction":
         return NO_THRESHOLD
     if alert_type == "data":
-        percent = _latest(tracker, "percent")
+        percent = latest_entity(tracker, "percent")
         if percent:
             return percent
         text = (tracker.latest_message or {}).get("text") or ""
         match = re.search(r"(?<!\d)(\d{1,3})(?!\d)", text)
         return match.group(1) if match else None
-    amount = _latest(tracker, "amount")
+    amount = latest_entity(tracker, "amount")
     if amount:
         return amount
     text = (tracker.latest_message or {}).get("text") or ""
@@ -64,12 +61,12 @@ def threshold_from(tracker: Tracker, alert_type: Optional[str]) -> Optional[str]
 
 def remember_alert_request(tracker: Tracker) -> list[EventType]:
     """Keeps what the subscriber already said (type, amount, channel) across verification."""
-    alert_type = _latest(tracker, "alert_type") or tracker.get_slot("alert_type")
+    alert_type = latest_entity(tracker, "alert_type") or tracker.get_slot("alert_type")
     events: list[EventType] = []
     threshold = threshold_from(tracker, alert_type) if alert_type else None
     if threshold:
         events.append(SlotSet("alert_threshold", threshold))
-    channel = _latest(tracker, "channel")
+    channel = latest_entity(tracker, "channel")
     if channel:
         events.append(SlotSet("alert_channel", channel))
     return events
@@ -127,7 +124,7 @@ class ValidateAlertForm(UsesServices, FormValidationAction):
     ) -> dict[str, Any]:
         if tracker.get_slot("requested_slot") != "alert_channel" or latest_intent(tracker) in DIGRESSIONS:
             return {}
-        channel = _latest(tracker, "channel")
+        channel = latest_entity(tracker, "channel")
         if channel is None:
             return {"alert_channel": None}
         return {"alert_channel": channel}
@@ -199,7 +196,7 @@ def _which_alert(
     services: Services, dispatcher: CollectingDispatcher, tracker: Tracker, verified: Verified, intent: str
 ) -> Optional[str]:
     """The alert type meant: named, or the only one there is; otherwise asks with buttons (None)."""
-    named = _latest(tracker, "alert_type") or tracker.get_slot("alert_type")
+    named = latest_entity(tracker, "alert_type") or tracker.get_slot("alert_type")
     if named:
         return named
     with services.store.transaction() as session:
@@ -212,7 +209,7 @@ def _which_alert(
     extra = "".join(
         f', "{name}": "{value}"'
         for name in ("amount", "percent", "channel")
-        if (value := _latest(tracker, name))
+        if (value := latest_entity(tracker, name))
     )
     dispatcher.utter_message(
         response="utter_ask_which_alert",
@@ -240,7 +237,7 @@ def answer_change_alert(
                 subscriber_id=verified.subscriber_id,
                 alert_type=alert_type,
                 threshold=None if threshold in (None, NO_THRESHOLD) else int(threshold),
-                channel=_latest(tracker, "channel") or tracker.get_slot("alert_channel"),
+                channel=latest_entity(tracker, "channel") or tracker.get_slot("alert_channel"),
                 at=services.clock.now(),
                 conversation_id=tracker.sender_id,
             )

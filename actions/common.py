@@ -43,6 +43,11 @@ def resumable(request: str) -> Callable[[Handler], Handler]:
     return register
 
 
+def latest_entity(tracker: Tracker, entity: str) -> Optional[str]:
+    """The value of ``entity`` in the latest message, if it has one."""
+    return next(tracker.get_latest_entity_values(entity), None)
+
+
 def latest_intent(tracker: Tracker) -> Optional[str]:
     return (tracker.latest_message or {}).get("intent", {}).get("name")
 
@@ -150,6 +155,29 @@ def run_resumable(
     if not any(isinstance(e, dict) and e.get("name") == "resume_form" for e in events):
         events = [*events, SlotSet("resume_form", "none")]
     return [SlotSet("verification_needed", False), *events]
+
+
+def resume_if_verified(
+    request: str, services: Services, dispatcher: CollectingDispatcher, tracker: Tracker
+) -> Optional[list[EventType]]:
+    """Re-runs a registered request outside the gated rules (an answer, a yes to an offer).
+
+    Returns:
+        The request's events without the routing slots (the rule that called us routes
+        nothing further), ``[]`` after a kind message when the store is unreachable, or None when
+        the conversation is not verified (the caller decides what to say).
+    """
+    from bot.db import StoreUnavailable
+
+    try:
+        verified = services.verification.current(tracker.sender_id)
+    except StoreUnavailable:
+        dispatcher.utter_message(response="utter_service_unavailable")
+        return []
+    if verified is None:
+        return None
+    events = run_resumable(request, services, dispatcher, tracker, verified)
+    return [e for e in events if e.get("name") not in ("verification_needed", "resume_form")]
 
 
 def offer_rating(dispatcher: CollectingDispatcher) -> list[EventType]:

@@ -10,7 +10,7 @@ from rasa_sdk import Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import ServiceAction, run_resumable
+from actions.common import ServiceAction, latest_entity, resume_if_verified
 from bot.db import StoreUnavailable
 from bot.feedback import InvalidRating, record_rating
 
@@ -30,10 +30,6 @@ WORD_SCORES = (
 )
 
 
-def _entity(tracker: Tracker, name: str) -> Optional[str]:
-    return next(tracker.get_latest_entity_values(name), None)
-
-
 class ActionHandleInform(ServiceAction):
     """An answer outside a form: a correction of the period re-runs the last period task."""
 
@@ -44,15 +40,10 @@ class ActionHandleInform(ServiceAction):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
         task = PERIOD_TASKS.get(tracker.get_slot("last_task") or "")
-        if task and _entity(tracker, "period"):
-            try:
-                verified = self.services.verification.current(tracker.sender_id)
-            except StoreUnavailable:
-                dispatcher.utter_message(response="utter_service_unavailable")
-                return []
-            if verified is not None:
-                events = run_resumable(task, self.services, dispatcher, tracker, verified)
-                return [e for e in events if e.get("name") not in ("verification_needed", "resume_form")]
+        if task and latest_entity(tracker, "period"):
+            events = resume_if_verified(task, self.services, dispatcher, tracker)
+            if events is not None:
+                return events
         dispatcher.utter_message(response="utter_default")
         return []
 
@@ -69,14 +60,9 @@ class ActionHandleYesNo(ServiceAction):
         offer = tracker.get_slot("offer")
         intent = (tracker.latest_message or {}).get("intent", {}).get("name")
         if offer == "refund" and intent == "affirm":
-            try:
-                verified = self.services.verification.current(tracker.sender_id)
-            except StoreUnavailable:
-                dispatcher.utter_message(response="utter_service_unavailable")
-                return []
-            if verified is not None:
-                events = run_resumable("request_refund", self.services, dispatcher, tracker, verified)
-                return [e for e in events if e.get("name") not in ("verification_needed", "resume_form")]
+            events = resume_if_verified("request_refund", self.services, dispatcher, tracker)
+            if events is not None:
+                return events
             dispatcher.utter_message(response="utter_verification_incomplete")
             return [SlotSet("offer", None)]
         if offer == "rating" and intent == "affirm":
@@ -98,7 +84,7 @@ class ActionAnswerFaq(ServiceAction):
         selector = (tracker.latest_message or {}).get("response_selector") or {}
         chosen = (selector.get("faq") or selector.get("default") or {}).get("response") or {}
         key = chosen.get("intent_response_key") or "faq/fee_standard"
-        code = _entity(tracker, "service") or tracker.get_slot("service")
+        code = latest_entity(tracker, "service") or tracker.get_slot("service")
         if key == "faq/fee_standard" and code:
             from bot.billing.catalogue_queries import published_fee
 
@@ -117,7 +103,7 @@ class ActionAnswerFaq(ServiceAction):
 
 def score_from(tracker: Tracker) -> Optional[int]:
     """A 1–5 score from a button entity, a digit in the text, or words such as 非常满意."""
-    value = _entity(tracker, "score")
+    value = latest_entity(tracker, "score")
     if value and value.isdigit():
         return int(value)
     text = (tracker.latest_message or {}).get("text") or ""

@@ -32,6 +32,7 @@ from bot.db import Store
 from bot.identity.service import VerificationService
 from bot.identity.sms import OutboxSmsGateway
 from bot.settings import settings_from_env
+from tests.actions.test_verification_flow import code_sent_to
 
 SETTINGS = settings_from_env({"BOT_ENV": "test", "BOT_PASSWORD_ITERATIONS": "1000"})
 
@@ -53,16 +54,8 @@ def services(store: Store, clock: FixedClock) -> Services:
 def verify(services: Services, conversation: str, phone: str, *, strong: bool = False) -> None:
     """What a subscriber does: gets the code by SMS and types it (the guard submits it)."""
     services.verification.start_sms(conversation, phone)
-    with services.store.transaction() as session:
-        body = session.scalars(
-            select(Notification.body)
-            .where(Notification.phone == phone)
-            .order_by(Notification.id.desc())
-            .limit(1)
-        ).one()
-    assert (
-        services.verification.submit_secret(conversation, re.search(r"\d{6}", body).group(0)).result == "ok"
-    )  # type: ignore[union-attr]
+    code = code_sent_to(services.store, phone)
+    assert services.verification.submit_secret(conversation, code).result == "ok"
     if strong:
         services.verification.request_second_factor(conversation)
         assert services.verification.submit_secret(conversation, "135790").result == "ok"
