@@ -25,11 +25,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def train(out_dir: str) -> str:
+def train(out_dir: str, config: str) -> str:
     from rasa.model_training import train_nlu
 
     return train_nlu(
-        config=str(ROOT / "config.yml"),
+        config=config,
         nlu_data=str(ROOT / "data"),
         output=out_dir,
         fixed_model_name="nlu-bench",
@@ -40,6 +40,7 @@ def train(out_dir: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", help="score this model instead of training one")
+    parser.add_argument("--config", default=str(ROOT / "config.yml"), help="pipeline to train (default: ours)")
     parser.add_argument("--held-out", default=str(ROOT / "tests" / "nlu" / "held_out.yml"))
     parser.add_argument("--errors", action="store_true", help="include every misclassified utterance")
     args = parser.parse_args(argv)
@@ -57,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
         model = args.model
         if not model:
             started = time.perf_counter()
-            model = train(tmp)
+            model = train(tmp, args.config)
             training_seconds = round(time.perf_counter() - started, 1)
         parse = agent_parser(model)
         examples = load_examples(args.held_out)

@@ -4,7 +4,8 @@
 
 1. full-width to half-width (NFKC, character by character: ``１０`` → ``10``, ``！`` → ``!``);
 2. traditional to simplified characters (OpenCC ``t2s``, character by character);
-3. emoji and pictographs removed, repeated punctuation collapsed (``！！！`` → ``!``), runs of
+3. a run of one to five stars becomes a rating (``⭐⭐⭐⭐⭐`` → ``5星``); other emoji and pictographs
+   removed, repeated punctuation collapsed (``！！！`` → ``!``), runs of
    spaces collapsed;
 4. Chinese numerals to digits where they are amounts, percentages, dates, durations or scores
    (``二十块五`` → ``20块5``, ``百分之九十`` → ``90%``, ``十月份`` → ``10月份``, ``打五分`` → ``打5分``),
@@ -122,6 +123,8 @@ _EMOJI = re.compile(
     "\U000e0000-\U000e007f"  # tags
     "]+"
 )
+# a run of one to five stars is how people rate ("⭐⭐⭐⭐⭐" = five stars), so it becomes "5星"
+_STARS = re.compile("(?<![\u2b50\u2605\U0001f31f])[\u2b50\u2605\U0001f31f]{1,5}(?![\u2b50\u2605\U0001f31f])")
 _REPEATED_PUNCT = re.compile(r"([!?,.~。，、…])\1+|([!?]){2,}")
 _SPACES = re.compile(r"\s{2,}")
 
@@ -226,6 +229,7 @@ def normalise(text: str) -> Normalised:
     t = _Text(text or "")
     t.per_char(_half_width)
     t.per_char(_simplified)
+    t.sub(_STARS, lambda m: f"{len(m.group(0))}星")
     t.sub(_EMOJI, lambda m: " ")
     t.sub(_REPEATED_PUNCT, _collapse_punct)
     t.sub(_SPACES, lambda m: " ")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.nlu.normalise import chinese_number, normalise
+from bot.nlu.normalise import chinese_number, normalise, normalise_text
 
 
 @pytest.mark.parametrize(
@@ -67,3 +67,11 @@ def test_origins_let_annotations_follow_their_characters() -> None:
 def test_vanished_characters_have_no_span() -> None:
     raw = "😡查余额"
     assert normalise(raw).span(0, 1) is None
+
+
+@pytest.mark.parametrize(
+    ("raw", "normal"),
+    [("⭐⭐⭐⭐⭐", "5星"), ("给你★★★吧", "给你3星吧"), ("🌟", "1星"), ("⭐" * 7, ""), ("👍⭐⭐", "2星")],
+)
+def test_a_run_of_stars_is_a_rating(raw: str, normal: str) -> None:
+    assert normalise_text(raw) == normal
