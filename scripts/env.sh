@@ -14,3 +14,13 @@ export RASA_PORT=${RASA_PORT:-5005}
 export RASA_HOST=${RASA_HOST:-127.0.0.1}
 export RASA_TELEMETRY_ENABLED=false
 export TF_CPP_MIN_LOG_LEVEL=${TF_CPP_MIN_LOG_LEVEL:-2}
+# WeChat Official Account (docs/channels.md): the channel stays disabled while WECHAT_TOKEN is empty.
+# Every variable is defined (empty when unset) because Rasa refuses a ${VAR} in credentials.yml
+# that is not defined at all; there are no development secrets for WeChat.
+export WECHAT_TOKEN=${WECHAT_TOKEN-}
+export WECHAT_APP_ID=${WECHAT_APP_ID-}
+export WECHAT_APP_SECRET=${WECHAT_APP_SECRET-}
+export WECHAT_ENCODING_AES_KEY=${WECHAT_ENCODING_AES_KEY-}
+export WECHAT_MODE=${WECHAT_MODE:-safe}
+export WECHAT_API_BASE_URL=${WECHAT_API_BASE_URL:-https://api.weixin.qq.com}
+export WECHAT_REPLY_DEADLINE=${WECHAT_REPLY_DEADLINE:-4.5}
