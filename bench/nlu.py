@@ -25,12 +25,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def train(out_dir: str, config: str) -> str:
+def train(out_dir: str, config: str, data: str) -> str:
     from rasa.model_training import train_nlu
 
     return train_nlu(
         config=config,
-        nlu_data=str(ROOT / "data"),
+        nlu_data=data,
         output=out_dir,
         fixed_model_name="nlu-bench",
         domain=str(ROOT / "domain.yml"),
@@ -41,6 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", help="score this model instead of training one")
     parser.add_argument("--config", default=str(ROOT / "config.yml"), help="pipeline to train (default: ours)")
+    parser.add_argument("--data", default=str(ROOT / "data"), help="training data (default: ours)")
     parser.add_argument("--held-out", default=str(ROOT / "tests" / "nlu" / "held_out.yml"))
     parser.add_argument("--errors", action="store_true", help="include every misclassified utterance")
     args = parser.parse_args(argv)
@@ -58,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         model = args.model
         if not model:
             started = time.perf_counter()
-            model = train(tmp, args.config)
+            model = train(tmp, args.config, args.data)
             training_seconds = round(time.perf_counter() - started, 1)
         parse = agent_parser(model)
         examples = load_examples(args.held_out)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
 
 from bot.nlu.evaluate import agent_parser, evaluate, load_examples
+from bot.nlu.normalise import normalise_text
 
 HELD_OUT = Path(__file__).with_name("held_out.yml")
 
@@ -30,11 +32,16 @@ async def test_held_out_macro_f1_stays_above_the_floor(model_path: str) -> None:
         assert report["entities"][entity]["f1"] >= 0.90, (entity, report["entities"][entity])
 
 
+def _comparable(text: str) -> str:
+    """The text as the model sees it, without punctuation, spaces or case: "谢谢！" and "谢谢" are one."""
+    return re.sub(r"[\s\W_]+", "", normalise_text(text)).lower()
+
+
 def test_held_out_set_is_not_training_data() -> None:
     from rasa.shared.nlu.training_data.loading import load_data
 
     root = Path(__file__).resolve().parents[2]
-    training = {m.get("text") for m in load_data(str(root / "data" / "nlu")).intent_examples}
+    training = {_comparable(m.get("text")) for m in load_data(str(root / "data" / "nlu")).intent_examples}
     held_out = [e.text for e in load_examples(str(HELD_OUT))]
-    overlap = [t for t in held_out if t in training]
+    overlap = [t for t in held_out if _comparable(t) and _comparable(t) in training]
     assert not overlap, overlap
