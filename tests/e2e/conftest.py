@@ -118,6 +118,15 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
         RASA_TELEMETRY_ENABLED="false",
         LOG_LEVEL="DEBUG",
         PYTHONPATH=str(PROJECT_ROOT),
+        # WeChat in plaintext mode (tests/e2e/test_wechat_conversation.py); the customer-service
+        # API points at a closed port, so only passive replies reach the tests.
+        WECHAT_TOKEN="e2ewechattoken",
+        WECHAT_APP_ID="wxe2e0000000000000",
+        WECHAT_APP_SECRET="e2e-wechat-app-secret",
+        WECHAT_ENCODING_AES_KEY="",
+        WECHAT_MODE="plaintext",
+        WECHAT_API_BASE_URL="http://127.0.0.1:9",
+        WECHAT_REPLY_DEADLINE="4.5",
     )
     with store.transaction() as session:
         seed_demo(session, SystemClock().now(), settings_from_env(env))
