@@ -162,13 +162,15 @@ _AFTER = (
 # words before which a bare numeral is a quantity
 _BEFORE_WORDS = (
     "低于 高于 超过 少于 小于 大于 多于 不足 不到 改成 改为 调到 调成 设为 设成 变成 扣了 多扣 花了 打 给 评 到 满 "  # noqa: E501
-    "少了 多了 换成 换到 改到 设的 设了 花超 超了"
+    "少了 多了 换成 换到 改到 设的 设了 花超 超了 剩 跌破 掉到 跌到 扣我 扣了我 退我 退 多收我"
 ).split()
 _BEFORE = "(?:" + "|".join(f"(?<={w})" for w in _BEFORE_WORDS) + ")"
 
 _NUMERAL_AFTER_UNIT = re.compile(rf"(?<=[块元])[{_NUM_CHARS[:-4]}](?![{_NUM_CHARS}])")
 _PERCENT = re.compile(rf"百分之({_NUM}|\d+(?:\.\d+)?)")
-_QUANTITY = re.compile(rf"{_NUM}{_AFTER}|{_BEFORE}{_NUM}")
+# ... unless a word goes on (剩一些, 少了一大截, 到一起 are not amounts)
+_NOT_A_QUANTITY = "(?![下些大直共样般起定遍会半])"
+_QUANTITY = re.compile(rf"{_NUM}{_AFTER}|{_BEFORE}{_NUM}{_NOT_A_QUANTITY}")
 
 
 def chinese_number(text: str) -> Optional[str]:

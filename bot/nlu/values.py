@@ -43,12 +43,13 @@ _WITH_UNIT = re.compile(
 _JIAO = re.compile(r"(?<![\d.块元])(\d{1,3})\s*(?:毛钱|毛|角)")
 _MONEY_TRIGGERS = (
     "低于 高于 超过 少于 小于 大于 多于 不足 不到 改成 改为 调到 调成 设为 设成 设置为 变成 "
-    "扣了 多扣了 多扣 扣我 花了 收了 收我 充了 交了 到 少了 多了 多收了 扣掉 换成 换到 改到 设的 设了 花超 超了 超"  # noqa: E501
+    "扣了 多扣了 多扣 扣我 花了 收了 收我 充了 交了 到 少了 多了 多收了 扣掉 换成 换到 改到 设的 设了 花超 超了 超 "  # noqa: E501
+    "剩 跌破 掉到 跌到 扣了我 退我 退 多收我 < >"
 ).split()
 _BARE_AFTER_TRIGGER = re.compile(
     "(?:" + "|".join(sorted(_MONEY_TRIGGERS, key=len, reverse=True)) + r")\s*"
     r"(?<![\d.])(\d{1,5})(?:\.(\d{1,2}))?"
-    r"(?![\d.%]|\s*(?:G|g|M|m|兆|个|月|号|日|天|年|分钟|小时|条|次|块|元|毛|角|分|星|岁|点|笔|截|张|些|下|遍|项|倍|位|遍))"
+    r"(?![\d.%]|\s*(?:G|g|M|m|兆|个|月|号|日|天|年|分钟|小时|条|次|块|元|毛|角|分|星|岁|点|笔|截|张|些|下|遍|项|倍|位|大|半))"
 )
 
 
@@ -126,6 +127,8 @@ _PERIODS = [
     (re.compile(r"(\d{4})\s*年\s*(\d{1,2})\s*月份?"), lambda m: f"month:{m.group(1)}-{int(m.group(2)):02d}"),
     (re.compile(r"(?:最近|近|前|过去|这)\s*(\d{1,2})\s*个?月"), lambda m: f"recent:{int(m.group(1))}"),
     (re.compile(r"(?:最近|这)几个月"), lambda m: "recent:3"),
+    (re.compile(r"(?:最近|近|过去|这)\s*(?:半年|6个月)"), lambda m: "recent:6"),
+    (re.compile(r"(?:最近|近|过去|这)\s*1\s*年|(?:最近|过去)一年"), lambda m: "recent:12"),
     (re.compile(r"上上个?月"), lambda m: "relative:-2"),
     (re.compile(r"上一?个?月|前一个月"), lambda m: "relative:-1"),
     (re.compile(r"本月|这个月|这月|当月|本期|这期"), lambda m: "relative:0"),
@@ -154,11 +157,11 @@ _ALERT_TYPES = [
     ("balance", re.compile(r"余额|话费(?=.{0,3}(?:低于|少于|不足|不够|不到|剩))|欠费")),
     ("spend", re.compile(r"消费|花费|花销|账单|话费(?=.{0,6}(?:超过|高于|大于|多于|超出|超))|花了|花超")),
     ("deduction", re.compile(r"扣费|扣钱|扣款|每笔|每一笔|扣了钱|扣掉")),
-    ("data", re.compile(r"流量")),
+    ("data", re.compile(r"流量|流浪")),
 ]
 _CHANNELS = [
     ("sms", re.compile(r"短信(?!验证码|里|上|退订|链接|营销)")),
-    ("wechat", re.compile(r"微信(?!支付|里|上|公众号里)|公众号")),
+    ("wechat", re.compile(r"微信(?!支付|里|公众号里|上(?:充|交|缴|付|买|绑|开|订))|公众号")),
 ]
 
 

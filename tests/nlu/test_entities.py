@@ -48,6 +48,18 @@ def entities(text: str) -> list[tuple[str, str]]:
         ("身份证后六位10001X，验证码是654321", [("id_last6", "10001X"), ("otp_code", "654321")]),
         ("验证码123456，身份证尾号30003X", [("otp_code", "123456"), ("id_last6", "30003X")]),
         ("月消费花超200就提醒我", [("alert_type", "spend"), ("amount", "20000")]),
+        ("话费剩三十的时候提醒我", [("alert_type", "balance"), ("amount", "3000")]),
+        ("余额跌破一百发个通知", [("alert_type", "balance"), ("amount", "10000")]),
+        ("余额<15就提醒", [("alert_type", "balance"), ("amount", "1500")]),
+        ("莫名其妙扣了我三十", [("amount", "3000")]),
+        ("给我退五十", [("amount", "5000")]),
+        ("帮我退一下那个业务", []),
+        ("话费少了一大截", []),
+        ("过去半年都扣了些啥", [("period", "recent:6")]),
+        ("近一年的账单", [("period", "recent:12")]),
+        ("流浪超了提醒我", [("alert_type", "data")]),
+        ("在微信上提醒我就行", [("channel", "wechat")]),
+        ("微信上充的话费没到账", []),
     ],
 )
 def test_entities(text: str, expected: list[tuple[str, str]]) -> None:
