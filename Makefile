@@ -6,9 +6,23 @@ UV_VERSION := 0.13.9
 STAMP := $(VENV)/.installed-$(shell sha256sum requirements.lock 2>/dev/null | cut -c1-12)
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: setup run train test lint lock clean db seed bench-nlu
+.PHONY: setup run train test lint lock clean db seed bench-nlu web
 
-setup: $(STAMP)
+# The web widget (web/): `npm ci` when the lock file changes, a build when a source changes.
+WEB_SOURCES := web/package.json web/build.mjs $(wildcard web/src/*)
+
+setup: $(STAMP) web/dist/.built
+
+web: web/dist/.built
+
+web/node_modules/.installed: web/package-lock.json
+	@command -v npm >/dev/null || { echo "The web widget needs Node.js 18+ with npm (apt-get install nodejs npm)." >&2; exit 1; }
+	cd web && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	@touch $@
+
+web/dist/.built: web/node_modules/.installed $(WEB_SOURCES)
+	cd web && npm run --silent build
+	@touch $@
 
 $(STAMP): requirements.lock
 	@py=$$(scripts/find-python310) || exit 1; \
@@ -41,7 +55,7 @@ lint: setup
 	$(VENV)/bin/uv tool run mypy@1.13.0 --python-executable $(PY) bot actions
 
 clean:
-	rm -rf $(VENV) models var .pytest_cache test-artifacts
+	rm -rf $(VENV) models var .pytest_cache test-artifacts web/dist web/node_modules
 
 bench-nlu: setup
 	@source scripts/env.sh && $(PY) bench/nlu.py
