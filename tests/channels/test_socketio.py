@@ -7,7 +7,6 @@ Rasa is replaced by a handler that writes the turn into an in-memory tracker sto
 from __future__ import annotations
 
 import asyncio
-import socket
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -16,11 +15,10 @@ from typing import Any
 
 import pytest
 import socketio
-from rasa.core.channels.channel import UserMessage, register
+from rasa.core.channels.channel import UserMessage
 from rasa.core.tracker_store import InMemoryTrackerStore
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import BotUttered, UserUttered
-from sanic import Sanic
 
 from bot.channels.guard import MASK, SecretGuard
 from bot.channels.socketio import (
@@ -29,6 +27,7 @@ from bot.channels.socketio import (
     SessionSigner,
     history_from_events,
 )
+from tests.channels.sanic_server import serve
 
 BUTTONS = [{"title": "好的", "payload": "/affirm"}, {"title": "不用了", "payload": "/deny"}]
 
@@ -187,43 +186,21 @@ class Client:
         return await self.sio.call("session_history", {}, timeout=5)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 async def harness() -> AsyncIterator[Harness]:
     store = InMemoryTrackerStore(Domain.empty())
     rasa = FakeRasa(store)
     channel = GuardedSocketIOInput(signer=SessionSigner(lambda: "test-key" * 4))
     channel.guard = SecretGuard(lambda: NoVerification())  # type: ignore[arg-type, return-value]
-    Sanic.test_mode = True  # lets Sanic start a second app in this process (it re-touches its handlers)
-    app = Sanic(f"socketio-test-{uuid.uuid4().hex[:8]}")
-    app.ctx.agent = SimpleNamespace(tracker_store=store)
-    register([channel], app, route="/webhooks/")
-    port = _free_port()
-    server = await app.create_server(
-        host="127.0.0.1", port=port, return_asyncio_server=True, access_log=False
-    )
-    assert server is not None
-    await server.startup()
-    await server.before_start()
-    await server.after_start()
-    assert channel.sio is not None
-    channel.sio.eio.ping_interval = channel.sio.eio.ping_timeout = 0.2  # long polls end quickly
-    # register() hands Rasa's agent.handle_message to the channel; route it to the fake instead.
-    app.ctx.agent.handle_message = rasa
-    harness = Harness(url=f"http://127.0.0.1:{port}", rasa=rasa, channel=channel)
-    try:
-        yield harness
-    finally:
-        await asyncio.gather(*(harness.drop(client) for client in harness.clients))
-        await server.before_stop()
-        await server.close()
-        await server.after_stop()
-        Sanic.test_mode = False
+    agent = SimpleNamespace(tracker_store=store, handle_message=rasa)
+    async with serve([channel], agent) as (url, _):
+        assert channel.sio is not None
+        channel.sio.eio.ping_interval = channel.sio.eio.ping_timeout = 0.2  # long polls end quickly
+        harness = Harness(url=url, rasa=rasa, channel=channel)
+        try:
+            yield harness
+        finally:
+            await asyncio.gather(*(harness.drop(client) for client in harness.clients))
 
 
 async def test_a_new_session_is_issued_and_a_forged_one_is_replaced(harness: Harness) -> None:
