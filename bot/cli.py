@@ -9,6 +9,8 @@ Commands::
     python -m bot post-charge PHONE --amount 10.00 --kind vas [--service CODE] [--description TEXT]
     python -m bot post-usage PHONE --data-mb N     set this month's data used (MB), as the usage feed does
     python -m bot complete-closures                carry out the closure requests that took effect
+    python -m bot agent-add USERNAME [--name NAME]  add an agent-console account (password prompted,
+                                                   or from BOT_NEW_AGENT_PASSWORD)
 
 The store comes from the settings (``BOT_DATABASE_URL``) and is opened only inside a command.
 Expected problems (unknown number, bad amount, unreachable database) print a short message
@@ -131,6 +133,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     closures = commands.add_parser("complete-closures", help="办结已到生效时间的销户申请")
     closures.set_defaults(handler=_cmd_complete_closures)
+
+    agent = commands.add_parser("agent-add", help="添加人工客服坐席账号（或重置其密码）")
+    agent.add_argument("username", metavar="USERNAME", help="登录名，如 agent2")
+    agent.add_argument("--name", default="", help="显示名称（默认同登录名）")
+    agent.set_defaults(handler=_cmd_agent_add)
     return parser
 
 
@@ -175,7 +182,7 @@ def _cmd_db_upgrade(args: argparse.Namespace, clock: Clock, out: TextIO) -> int:
 
 
 def _cmd_seed_demo(args: argparse.Namespace, clock: Clock, out: TextIO) -> int:
-    from bot.billing.seed import DEMO_PASSWORD, DEMO_STORIES, has_subscribers, seed_demo
+    from bot.billing.seed import DEMO_AGENT_USERNAME, DEMO_PASSWORD, DEMO_STORIES, has_subscribers, seed_demo
 
     settings = _settings()
     if not settings.is_development:
@@ -204,6 +211,48 @@ def _cmd_seed_demo(args: argparse.Namespace, clock: Clock, out: TextIO) -> int:
     if report.skipped:
         print(f"已存在、未改动：{'、'.join(report.skipped)}", file=out)
     print(f"演示账户的服务密码均为 {DEMO_PASSWORD}。", file=out)
+    if report.agent_created:
+        print(
+            f"演示坐席：{DEMO_AGENT_USERNAME}，密码 {settings.demo_agent_password}（仅限开发环境）。",
+            file=out,
+        )
+    return 0
+
+
+def _agent_password() -> str:
+    """The new agent's password: ``BOT_NEW_AGENT_PASSWORD``, else typed twice (never echoed)."""
+    import getpass
+    import os
+
+    password = os.environ.get("BOT_NEW_AGENT_PASSWORD", "")
+    if password:
+        return password
+    if not sys.stdin.isatty():
+        raise CommandError("请在终端中输入密码，或设置环境变量 BOT_NEW_AGENT_PASSWORD")
+    first = getpass.getpass("密码：")
+    if getpass.getpass("再输入一次：") != first:
+        raise CommandError("两次输入的密码不一致")
+    return first
+
+
+def _cmd_agent_add(args: argparse.Namespace, clock: Clock, out: TextIO) -> int:
+    from bot.handoff.errors import InvalidAgent
+    from bot.handoff.service import MIN_PASSWORD_LENGTH, create_agent
+
+    password = _agent_password()
+    store = _open_store()
+    try:
+        with store.transaction() as session:
+            agent = create_agent(session, args.username, args.name, password, clock.now(), _settings())
+            username, name = agent.username, agent.display_name
+    except InvalidAgent:
+        raise CommandError(
+            "账号无效：登录名须为 3-40 个字母、数字或 ._-，显示名称不超过 60 字，"
+            f"密码至少 {MIN_PASSWORD_LENGTH} 位"
+        ) from None
+    finally:
+        store.dispose()
+    print(f"坐席账号已保存：{username}（{name}）", file=out)
     return 0
 
 

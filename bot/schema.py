@@ -1,6 +1,7 @@
 """Imports every model module so ``Base.metadata`` knows all tables (for Alembic and tests)."""
 
 from bot.billing import models as billing_models  # noqa: F401
+from bot.handoff import models as handoff_models  # noqa: F401
 from bot.identity import models as identity_models  # noqa: F401
 from bot.models import Base
 

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from datetime import time
 from functools import lru_cache
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEV_SECRET_KEY = "dev-only-secret-key-change-me"
 DEV_API_TOKEN = "dev-only-rasa-token"
+#: Password of the demo agent ``agent1`` (seeded only in development and test).
+DEV_AGENT_PASSWORD = "dev-only-agent-password"
 
 
 class SettingsError(RuntimeError):
@@ -39,6 +42,11 @@ class Settings:
         sms_gateway_timeout: seconds before an SMS gateway request is abandoned.
         password_iterations: PBKDF2 iterations for service passwords and ID digits.
         action_endpoint: URL of the action server, as Rasa sees it.
+        agent_hours: when human agents answer, ``HH:MM-HH:MM`` in Asia/Shanghai.
+        agent_handle_minutes: average minutes an agent spends on one conversation (wait estimate).
+        agent_session_hours: lifetime of an agent console sign-in.
+        agent_idle_minutes: inactivity after which an agent console sign-in ends.
+        demo_agent_password: password of the demo agent the demo seed creates (development only).
     """
 
     env: str = "development"
@@ -50,6 +58,11 @@ class Settings:
     sms_gateway_timeout: float = 5.0
     password_iterations: int = 120_000
     action_endpoint: str = "http://127.0.0.1:5055/webhook"
+    agent_hours: str = "08:00-22:00"
+    agent_handle_minutes: int = 6
+    agent_session_hours: float = 8.0
+    agent_idle_minutes: int = 30
+    demo_agent_password: str = DEV_AGENT_PASSWORD
 
     @property
     def is_development(self) -> bool:
@@ -80,7 +93,31 @@ class Settings:
                 raise SettingsError("; ".join(problems))
         if self.sms_gateway == "http" and not self.sms_gateway_url:
             raise SettingsError("BOT_SMS_GATEWAY=http needs BOT_SMS_GATEWAY_URL")
+        try:
+            self.agent_hours_range()
+        except ValueError:
+            raise SettingsError(
+                f"BOT_AGENT_HOURS must look like 08:00-22:00, not {self.agent_hours!r}"
+            ) from None
+        if self.agent_handle_minutes <= 0 or self.agent_session_hours <= 0 or self.agent_idle_minutes <= 0:
+            raise SettingsError(
+                "BOT_AGENT_HANDLE_MINUTES, BOT_AGENT_SESSION_HOURS and BOT_AGENT_IDLE_MINUTES"
+                " must be positive"
+            )
         return self
+
+    def agent_hours_range(self) -> tuple[time, time]:
+        """Start and end of agent hours (local time, Asia/Shanghai); the end is exclusive.
+
+        Raises:
+            ValueError: ``agent_hours`` is not ``HH:MM-HH:MM`` with the start before the end.
+        """
+        start_text, _, end_text = self.agent_hours.replace(" ", "").partition("-")
+        start = time.fromisoformat(start_text)
+        end = time.fromisoformat(end_text)
+        if len(start_text) != 5 or len(end_text) != 5 or start >= end:
+            raise ValueError(self.agent_hours)
+        return start, end
 
 
 def settings_from_env(environ: os._Environ[str] | dict[str, str] | None = None) -> Settings:
@@ -104,6 +141,11 @@ def settings_from_env(environ: os._Environ[str] | dict[str, str] | None = None) 
         sms_gateway_timeout=float(env.get("BOT_SMS_GATEWAY_TIMEOUT", defaults.sms_gateway_timeout)),
         password_iterations=int(env.get("BOT_PASSWORD_ITERATIONS", defaults.password_iterations)),
         action_endpoint=env.get("ACTION_ENDPOINT", defaults.action_endpoint),
+        agent_hours=env.get("BOT_AGENT_HOURS", defaults.agent_hours),
+        agent_handle_minutes=int(env.get("BOT_AGENT_HANDLE_MINUTES", defaults.agent_handle_minutes)),
+        agent_session_hours=float(env.get("BOT_AGENT_SESSION_HOURS", defaults.agent_session_hours)),
+        agent_idle_minutes=int(env.get("BOT_AGENT_IDLE_MINUTES", defaults.agent_idle_minutes)),
+        demo_agent_password=env.get("BOT_DEMO_AGENT_PASSWORD", defaults.demo_agent_password),
     ).check()
 
 

@@ -18,6 +18,8 @@ The stories the assistant is demonstrated with (see ``DEMO_STORIES``):
   today or yesterday. Balance 5.20 元.
 
 The service password of every demo account is :data:`DEMO_PASSWORD`; only its hash is stored.
+The demo agent :data:`DEMO_AGENT_USERNAME` signs in to the agent console with
+``settings.demo_agent_password`` (development and test only).
 """
 
 from __future__ import annotations
@@ -52,6 +54,9 @@ from bot.settings import Settings
 
 #: The service password (服务密码) of every demo account. Only its hash is stored.
 DEMO_PASSWORD = "135790"  # noqa: S105 - the documented demo password, hashed before storing
+#: The demo agent of the agent console (password: ``settings.demo_agent_password``).
+DEMO_AGENT_USERNAME = "agent1"
+DEMO_AGENT_NAME = "客服小王"
 #: Months of history, the current one included.
 HISTORY_MONTHS = 6
 
@@ -132,6 +137,7 @@ class SeedReport:
         payments: payments written.
         bills: bills written.
         catalogue: what the catalogue sync changed.
+        agent_created: whether the demo agent was created now.
     """
 
     created: tuple[str, ...]
@@ -140,6 +146,7 @@ class SeedReport:
     payments: int
     bills: int
     catalogue: CatalogueSync
+    agent_created: bool = False
 
     @property
     def seeded(self) -> bool:
@@ -609,4 +616,28 @@ def seed_demo(session: Session, now: datetime, settings: Settings) -> SeedReport
         payments=n_payments,
         bills=n_bills,
         catalogue=catalogue,
+        agent_created=seed_demo_agent(session, now, settings),
     )
+
+
+def seed_demo_agent(session: Session, now: datetime, settings: Settings) -> bool:
+    """Creates the demo agent :data:`DEMO_AGENT_USERNAME` unless it exists (development and test only).
+
+    Returns:
+        Whether the agent was created now.
+
+    Raises:
+        SettingsError: outside development, where a documented password must never sign anyone in.
+    """
+    from bot.handoff.models import Agent
+    from bot.handoff.service import create_agent
+    from bot.settings import SettingsError
+
+    if not settings.is_development:
+        raise SettingsError("the demo agent is seeded only in development and test (BOT_ENV)")
+    if session.scalar(select(func.count()).select_from(Agent).where(Agent.username == DEMO_AGENT_USERNAME)):
+        return False
+    create_agent(
+        session, DEMO_AGENT_USERNAME, DEMO_AGENT_NAME, settings.demo_agent_password, now, settings, actor=None
+    )
+    return True
