@@ -30,11 +30,13 @@ EXTRA_SERVICE_ALIASES: tuple[tuple[str, str], ...] = (
 )
 
 # Words jieba should keep whole (besides the catalogue).
-TELECOM_WORDS: tuple[str, ...] = tuple((
-    "话费 化费 余额 扣费 扣钱 乱扣费 多扣 不明扣费 销户 销号 消户 注销 退订 退掉 流量 套餐 月租 "
-    "增值业务 携号转网 验证码 人工客服 转人工 工信部 账单 欠费 停机 复机 充值 缴费 合约期 违约金 "
-    "余额提醒 扣费提醒 流量提醒 消费提醒 短信提醒 微信提醒 营业厅 服务密码 身份证 后六位 退费 退款 申诉"
-).split())
+TELECOM_WORDS: tuple[str, ...] = tuple(
+    (
+        "话费 化费 余额 扣费 扣钱 乱扣费 多扣 不明扣费 销户 销号 消户 注销 退订 退掉 流量 套餐 月租 "
+        "增值业务 携号转网 验证码 人工客服 转人工 工信部 账单 欠费 停机 复机 充值 缴费 合约期 违约金 "
+        "余额提醒 扣费提醒 流量提醒 消费提醒 短信提醒 微信提醒 营业厅 服务密码 身份证 后六位 退费 退款 申诉"
+    ).split()
+)
 
 
 @dataclass(frozen=True)

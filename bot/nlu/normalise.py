@@ -6,7 +6,7 @@
 2. traditional to simplified characters (OpenCC ``t2s``, character by character);
 3. a run of one to five stars becomes a rating (``⭐⭐⭐⭐⭐`` → ``5星``); other emoji and pictographs
    removed, repeated punctuation collapsed (``！！！`` → ``!``), runs of
-   spaces collapsed;
+   spaces collapsed; a whole message in number slang spelled out (``886`` → ``拜拜了``, ``3Q`` → ``谢谢``);
 4. Chinese numerals to digits where they are amounts, percentages, dates, durations or scores
    (``二十块五`` → ``20块5``, ``百分之九十`` → ``90%``, ``十月份`` → ``10月份``, ``打五分`` → ``打5分``),
    never inside ordinary words (``查一下``, ``一直``, ``十分生气``).
@@ -127,6 +127,9 @@ _EMOJI = re.compile(
 _STARS = re.compile("(?<![\u2b50\u2605\U0001f31f])[\u2b50\u2605\U0001f31f]{1,5}(?![\u2b50\u2605\U0001f31f])")
 _REPEATED_PUNCT = re.compile(r"([!?,.~。，、…])\1+|([!?]){2,}")
 _SPACES = re.compile(r"\s{2,}")
+# a whole message in number slang: 886 (拜拜了), 3Q (谢谢); not 88, which can answer "多少元提醒您"
+_SLANG = re.compile(r"^\s*(886|3[qQ])\s*(?=[!.~。！]*\s*$)")
+_SLANG_WORDS = {"886": "拜拜了", "3q": "谢谢"}
 
 
 def _collapse_punct(m: re.Match[str]) -> str:
@@ -235,6 +238,7 @@ def normalise(text: str) -> Normalised:
     t.sub(_EMOJI, lambda m: " ")
     t.sub(_REPEATED_PUNCT, _collapse_punct)
     t.sub(_SPACES, lambda m: " ")
+    t.sub(_SLANG, lambda m: _SLANG_WORDS[m.group(1).lower()])
     t.sub(_PERCENT, _percent)
     t.sub(_QUANTITY, _numeral)
     t.sub(_NUMERAL_AFTER_UNIT, _numeral)

@@ -75,3 +75,18 @@ def test_vanished_characters_have_no_span() -> None:
 )
 def test_a_run_of_stars_is_a_rating(raw: str, normal: str) -> None:
     assert normalise_text(raw) == normal
+
+
+@pytest.mark.parametrize(
+    ("raw", "normal"),
+    [
+        ("886", "拜拜了"),
+        ("3Q!!", "谢谢!"),
+        ("3q", "谢谢"),
+        ("88", "88"),
+        ("886块", "886块"),
+        ("余额886", "余额886"),
+    ],
+)
+def test_a_whole_message_in_number_slang_is_spelled_out(raw: str, normal: str) -> None:
+    assert normalise_text(raw) == normal
