@@ -121,9 +121,15 @@ class GatedRequestAction(ServiceAction, ABC):
                     SlotSet("otp_status", "verified"),
                 ]
         except StoreUnavailable:
+            from actions.handoff import dependency_handoff
+
             logger.warning("store unavailable while checking verification")
             dispatcher.utter_message(response="utter_service_unavailable")
-            return [SlotSet("verification_needed", False), SlotSet("resume_form", "none")]
+            return [
+                SlotSet("verification_needed", False),
+                SlotSet("resume_form", "none"),
+                *dependency_handoff(self.services, dispatcher, tracker),
+            ]
         except NumberLocked as exc:
             dispatcher.utter_message(
                 response="utter_number_locked",

@@ -151,7 +151,10 @@ class ActionRateService(ServiceAction):
 
 
 class ActionFallback(ServiceAction):
-    """Not understood: ask again; the second time in a row, offer a human agent."""
+    """Not understood: ask again; the second time in a row, hand the conversation to a person.
+
+    Sets ``handoff_reason`` (``none`` or ``fallback``): the rules run ``action_handoff`` on ``fallback``.
+    """
 
     def name(self) -> str:
         return "action_fallback"
@@ -159,20 +162,28 @@ class ActionFallback(ServiceAction):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
-        intents = [
-            e.get("parse_data", {}).get("intent", {}).get("name")
-            for e in tracker.events
-            if e.get("event") == "user"
-        ]
+        intents: list[Optional[str]] = []
+        for event in tracker.events:
+            # messages logged while a person had the conversation do not count
+            if event.get("event") == "resume" or (
+                event.get("event") == "action" and event.get("name") == "action_handoff"
+            ):
+                intents = []
+            elif event.get("event") == "user":
+                intents.append(event.get("parse_data", {}).get("intent", {}).get("name"))
         if len(intents) >= 2 and intents[-1] == intents[-2] == "nlu_fallback":
-            dispatcher.utter_message(response="utter_offer_human")
-        else:
-            dispatcher.utter_message(response="utter_default")
-        return []
+            dispatcher.utter_message(response="utter_handoff_fallback")
+            return [SlotSet("handoff_reason", "fallback")]
+        dispatcher.utter_message(response="utter_default")
+        return [SlotSet("handoff_reason", "none")]
 
 
 class ActionComplain(ServiceAction):
-    """投诉: apologise, offer to look at the charge, offer a human."""
+    """投诉: apologise and offer to look at the charge; an escalating complaint goes to a person.
+
+    Escalation words (``bot.handoff.summary.ESCALATION_WORDS``: 投诉, 工信部, 12300, 曝光, 消协 …)
+    set ``handoff_reason`` to ``complaint`` and the rules run ``action_handoff``.
+    """
 
     def name(self) -> str:
         return "action_complain"
@@ -180,5 +191,10 @@ class ActionComplain(ServiceAction):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
+        from bot.handoff.summary import is_escalating
+
+        if is_escalating((tracker.latest_message or {}).get("text") or ""):
+            dispatcher.utter_message(response="utter_handoff_complaint")
+            return [SlotSet("last_task", "complaint"), SlotSet("handoff_reason", "complaint")]
         dispatcher.utter_message(response="utter_complain")
-        return [SlotSet("last_task", "complaint")]
+        return [SlotSet("last_task", "complaint"), SlotSet("handoff_reason", "none")]

@@ -245,6 +245,10 @@ class ActionVerificationDone(ServiceAction):
             statuses = (tracker.get_slot("otp_status"), tracker.get_slot("second_factor_status"))
             if not any(s in ("locked", "rate_limited", "error", "failed") for s in statuses):
                 dispatcher.utter_message(response="utter_verification_incomplete")
+            if "error" in statuses:
+                from actions.handoff import dependency_handoff
+
+                return [*events, *failed, *dependency_handoff(self.services, dispatcher, tracker)]
             return [*events, *failed]
         if request not in RESUMABLE:
             return [*events, SlotSet("verification_needed", False), SlotSet("resume_form", "none")]
