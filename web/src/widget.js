@@ -171,6 +171,7 @@ class ChatWidget {
     this.historyLoading = false;
     this.dropped = false;
     this.inflight = null;
+    this.inflightId = null;
     this.attempt = 0;
     this.retryTimer = null;
     this.notice = null;
@@ -412,7 +413,12 @@ class ChatWidget {
           .map((r) => ({ title: r.title, payload: r.payload }))
       : [];
     if (!text && !quickReplies.length) return;
-    this.messages.push({ from: "bot", text, time: Date.now(), quickReplies });
+    // Replies belong to the message in flight: they go before messages still waiting to be sent.
+    const waiting = new Set(this.queue.map((q) => q.client_id));
+    waiting.delete(this.inflightId);
+    let index = this.messages.findIndex((m) => m.from === "user" && waiting.has(m.clientId));
+    if (index < 0) index = this.messages.length;
+    this.messages.splice(index, 0, { from: "bot", text, time: Date.now(), quickReplies });
     this.render();
     this.announce(text);
     if (this.panel.hidden) {
@@ -438,11 +444,13 @@ class ChatWidget {
     }
     const attempt = ++this.attempt;
     this.inflight = attempt;
+    this.inflightId = item.client_id;
     this.updateStatus();
     const payload = { message: item.text, client_id: item.client_id, session_id: this.session.session_id };
     this.socket.timeout(ACK_TIMEOUT_MS).emit("user_uttered", payload, (error, ack) => {
       if (this.inflight !== attempt) return; // the connection dropped meanwhile: resent after reconnect
       this.inflight = null;
+      this.inflightId = null;
       const status = !error && ack ? ack.status : "timeout";
       if (status === "ok" || status === "failed") {
         this.settle(item, false);
@@ -495,6 +503,7 @@ class ChatWidget {
       this.dropped = true;
       this.sessionReady = false;
       this.inflight = null;
+      this.inflightId = null;
       this.updateStatus();
       if (reason === "io server disconnect") this.socket.connect();
     });
@@ -538,6 +547,10 @@ class ChatWidget {
           clientId: m.client_id || undefined,
           quickReplies: Array.isArray(m.quick_replies) ? m.quick_replies : [],
         }));
+        // What is still queued was not processed yet: it follows the server's record.
+        for (const q of this.queue) {
+          this.messages.push({ from: "user", text: q.display || q.text, time: q.time, clientId: q.client_id });
+        }
       }
       this.render();
       this.flush();
