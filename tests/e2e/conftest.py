@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Optional
 
 import pytest
 import requests
@@ -96,8 +97,16 @@ def _wait(url: str, proc: subprocess.Popen, log: Path, seconds: int = 240) -> No
     raise RuntimeError(f"server not ready after {seconds}s:\n{log.read_text(errors='replace')[-3000:]}")
 
 
+#: The running servers, so that every conftest importing the fixture (tests/browser) shares one set.
+_running: Optional[Servers] = None
+
+
 @pytest.fixture(scope="session")
 def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
+    global _running
+    if _running is not None:
+        yield _running
+        return
     model = os.environ.get("BOT_TEST_MODEL")
     if not model or not Path(model).exists():
         if os.environ.get("CI"):
@@ -174,13 +183,15 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
     try:
         _wait(f"http://127.0.0.1:{action_port}/health", procs[0], action_log)
         _wait(f"http://127.0.0.1:{rasa_port}/webhooks/rest/", procs[1], rasa_log)
-        yield Servers(
+        _running = Servers(
             rasa_url=f"http://127.0.0.1:{rasa_port}",
             action_url=f"http://127.0.0.1:{action_port}",
             store=store,
             logs=[action_log, rasa_log],
         )
+        yield _running
     finally:
+        _running = None
         for proc in procs:
             proc.terminate()
         for proc in procs:
