@@ -36,15 +36,20 @@ echo "Starting (logs in var/rasa.log and var/action-server.log) ..."
 for _ in $(seq 1 180); do
   if curl -fsS "http://127.0.0.1:$RASA_PORT/webhooks/rest/" >/dev/null 2>&1 \
      && curl -fsS "http://127.0.0.1:$ACTION_SERVER_PORT/health" >/dev/null 2>&1; then
+    web="  Web chat demo: http://127.0.0.1:$RASA_PORT/webhooks/web/demo   (the widget, and a demo phone showing the SMS)"
+    if [ "$BOT_ENV" = production ]; then
+      web="  Web widget:    http://127.0.0.1:$RASA_PORT/webhooks/web/widget.js   (no demo page in production)"
+    fi
     cat <<MSG
 
 The assistant is running.
+$web
   REST channel:  http://127.0.0.1:$RASA_PORT/webhooks/rest/webhook   (Authorization: Bearer \$REST_CHANNEL_TOKEN)
   socket.io:     http://127.0.0.1:$RASA_PORT/socket.io
   HTTP API:      http://127.0.0.1:$RASA_PORT/   (?token=\$RASA_API_TOKEN)
   Action server: http://127.0.0.1:$ACTION_SERVER_PORT/webhook (?token=\$ACTION_SERVER_TOKEN)
 
-Try it:
+Try it: open the web chat demo above in a browser, or
   curl -s -H "Authorization: Bearer $REST_CHANNEL_TOKEN" -H 'Content-Type: application/json' \\
     -d '{"sender":"demo-1","message":"查一下我的余额"}' http://127.0.0.1:$RASA_PORT/webhooks/rest/webhook
   .venv/bin/python -m bot outbox 13800138000     # the SMS code the demo phone "received"
