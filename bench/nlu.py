@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import platform
+import shutil
 import sys
 import tempfile
 import time
@@ -43,6 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", default=str(ROOT / "config.yml"), help="pipeline to train (default: ours)")
     parser.add_argument("--data", default=str(ROOT / "data"), help="training data (default: ours)")
     parser.add_argument("--held-out", default=str(ROOT / "tests" / "nlu" / "held_out.yml"))
+    parser.add_argument("--save-model", help="keep the trained model at this path")
     parser.add_argument("--errors", action="store_true", help="include every misclassified utterance")
     args = parser.parse_args(argv)
     os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
@@ -61,6 +63,8 @@ def main(argv: list[str] | None = None) -> int:
             started = time.perf_counter()
             model = train(tmp, args.config, args.data)
             training_seconds = round(time.perf_counter() - started, 1)
+            if args.save_model:
+                shutil.copyfile(model, args.save_model)
         parse = agent_parser(model)
         examples = load_examples(args.held_out)
         asyncio.run(parse("预热"))  # first call builds graphs; not part of the latency
