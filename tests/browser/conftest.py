@@ -36,7 +36,9 @@ ARTIFACTS = PROJECT_ROOT / "test-artifacts" / "browser"
 expect.set_options(timeout=20_000)
 
 
-@pytest.fixture(scope="session")
+# Package scope: Playwright's sync API keeps an event loop running in this thread while it is
+# started, which the asyncio tests elsewhere in the run must not meet.
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
     if not CHROMIUM.exists():
         if os.environ.get("CI"):

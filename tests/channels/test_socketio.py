@@ -163,7 +163,7 @@ class Harness:
         if sio.connected:
             assert self.channel.sio is not None
             await self.channel.sio.disconnect(sio.get_sid())
-            await sio.wait()
+            await sio.eio.wait()  # (sio.wait() sleeps a second for reconnections)
 
 
 class Client:
