@@ -12,7 +12,12 @@ function el(tag, className, text) {
 }
 
 async function getJson(url) {
-  const reply = await fetch(url, { cache: "no-store" });
+  let reply;
+  try {
+    reply = await fetch(url, { cache: "no-store" });
+  } catch (_) {
+    throw new Error("暂时无法连接服务器，稍后会自动重试。");
+  }
   const body = await reply.json().catch(() => ({}));
   if (!reply.ok) throw new Error(body.error || "暂时无法读取，请稍后再试。");
   return body;
