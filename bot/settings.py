@@ -8,6 +8,7 @@ for secrets are refused.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from datetime import time
 from functools import lru_cache
@@ -47,6 +48,8 @@ class Settings:
         agent_session_hours: lifetime of an agent console sign-in.
         agent_idle_minutes: inactivity after which an agent console sign-in ends.
         demo_agent_password: password of the demo agent the demo seed creates (development only).
+        socketio_redis_url: Redis URL for python-socketio's Redis manager, so that several Rasa
+            processes deliver each other's socket.io messages; empty: in-memory (one process).
     """
 
     env: str = "development"
@@ -63,6 +66,7 @@ class Settings:
     agent_session_hours: float = 8.0
     agent_idle_minutes: int = 30
     demo_agent_password: str = DEV_AGENT_PASSWORD
+    socketio_redis_url: str = ""
 
     @property
     def is_development(self) -> bool:
@@ -99,6 +103,8 @@ class Settings:
             raise SettingsError(
                 f"BOT_AGENT_HOURS must look like 08:00-22:00, not {self.agent_hours!r}"
             ) from None
+        if self.socketio_redis_url and not re.match(r"(redis|rediss|unix)://", self.socketio_redis_url):
+            raise SettingsError("SOCKETIO_REDIS_URL must be a redis://, rediss:// or unix:// URL")
         if self.agent_handle_minutes <= 0 or self.agent_session_hours <= 0 or self.agent_idle_minutes <= 0:
             raise SettingsError(
                 "BOT_AGENT_HANDLE_MINUTES, BOT_AGENT_SESSION_HOURS and BOT_AGENT_IDLE_MINUTES"
@@ -146,6 +152,7 @@ def settings_from_env(environ: os._Environ[str] | dict[str, str] | None = None) 
         agent_session_hours=float(env.get("BOT_AGENT_SESSION_HOURS", defaults.agent_session_hours)),
         agent_idle_minutes=int(env.get("BOT_AGENT_IDLE_MINUTES", defaults.agent_idle_minutes)),
         demo_agent_password=env.get("BOT_DEMO_AGENT_PASSWORD", defaults.demo_agent_password),
+        socketio_redis_url=env.get("SOCKETIO_REDIS_URL", defaults.socketio_redis_url).strip(),
     ).check()
 
 

@@ -24,3 +24,6 @@ export WECHAT_ENCODING_AES_KEY=${WECHAT_ENCODING_AES_KEY-}
 export WECHAT_MODE=${WECHAT_MODE:-safe}
 export WECHAT_API_BASE_URL=${WECHAT_API_BASE_URL:-https://api.weixin.qq.com}
 export WECHAT_REPLY_DEADLINE=${WECHAT_REPLY_DEADLINE:-4.5}
+# Several Rasa processes behind one address: python-socketio's Redis manager delivers socket.io
+# messages (widget replies, agent console updates) across them. Empty: in-memory, one process.
+export SOCKETIO_REDIS_URL=${SOCKETIO_REDIS_URL-}

@@ -13,7 +13,13 @@ twice. This channel keeps Rasa's events and payloads and changes three things:
   acknowledged; a resend is answered ``duplicate``. The ids already processed are read back from
   the tracker, so a restarted server does not forget them. Messages of one session run one at a time.
 * **History for the bound session.** ``session_history`` returns the current conversation session's
-  user and bot messages from the tracker store: masked text, as stored.
+  user and bot messages from the tracker store: masked text, as stored. A message a human agent
+  wrote (``BotUttered`` with ``agent_name`` in its metadata) carries ``agent``.
+
+For the agent console (``bot.channels.agent_console``) the channel puts its server on the app's
+live hub (``bot.channels.live``) and reports each message it handed to Rasa. With
+``SOCKETIO_REDIS_URL`` set the server uses python-socketio's Redis manager, so emits reach sockets
+held by another Rasa process.
 
 The secret guard stands in front of Rasa, as on every channel.
 
@@ -24,6 +30,7 @@ The protocol, as the widget speaks it::
     → session_history {}                       ack {session_id, messages: [{from, text, time, ...}]}
     → user_uttered {message, client_id}       ack {client_id, status}
     ← bot_uttered {text, quick_replies?}       (Rasa's payloads, to every socket of the session)
+    ← bot_uttered {text, agent}                (a human agent's message, from the agent console)
 
 ``status`` is ``ok`` (processed), ``duplicate`` (processed before), ``failed`` (processing failed;
 an apology was sent), ``unavailable`` (try again later), ``no_session`` or ``invalid``.
@@ -52,6 +59,7 @@ from sanic.response import HTTPResponse
 from socketio import AsyncServer
 
 from bot.channels.guard import SecretGuard, default_guard
+from bot.channels.live import client_manager, hub_for
 from bot.channels.rest import FAILURE_TEXT, MAX_MESSAGE_CHARS
 
 logger = logging.getLogger(__name__)
@@ -199,8 +207,11 @@ def history_from_events(events: Iterable[Event], limit: int = HISTORY_LIMIT) -> 
         elif isinstance(event, BotUttered):
             buttons = _button_list(event.data or {})
             parts = [p for p in (event.text or "").strip().split("\n\n") if p] or ([""] if buttons else [])
+            agent_name = (event.metadata or {}).get("agent_name")
             for index, part in enumerate(parts):
                 item: dict[str, Any] = {"from": "bot", "text": part, "time": event.timestamp}
+                if isinstance(agent_name, str) and agent_name:
+                    item["agent"] = agent_name
                 if buttons and index == len(parts) - 1:
                     item["quick_replies"] = buttons
                 items.append(item)
@@ -239,15 +250,28 @@ class GuardedSocketIOInput(SocketIOInput):
             )
         return super().from_credentials({**credentials, "session_persistence": True})
 
-    def __init__(self, *args: Any, signer: Optional[SessionSigner] = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        signer: Optional[SessionSigner] = None,
+        redis_url: Optional[str] = None,
+        **kwargs: Any,
+    ) -> None:
+        """Args:
+        signer: issues and checks session ids (the app's secret key by default).
+        redis_url: Redis for python-socketio's manager; None reads ``SOCKETIO_REDIS_URL`` from the
+            settings, empty means in memory (one process).
+        """
         super().__init__(*args, **kwargs)
         self.session_persistence = True
         self.signer = signer or SessionSigner()
+        self.redis_url = redis_url
         self.ledger = MessageLedger(self._processed_ids)
         self._app: Optional[Sanic] = None
 
     def _bind_app(self, app: Sanic) -> None:
         self._app = app
+        hub_for(app).attach_socketio(self.sio, self.bot_message_evt, self.namespace)
 
     async def _tracker_events(self, session_id: str) -> list[Event]:
         """The events of the session's current conversation session, from the agent's tracker store."""
@@ -262,7 +286,9 @@ class GuardedSocketIOInput(SocketIOInput):
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         guarded = (self.guard or default_guard()).wrap(on_new_message)
-        sio = AsyncServer(async_mode="sanic", cors_allowed_origins=[])
+        sio = AsyncServer(
+            async_mode="sanic", cors_allowed_origins=[], client_manager=client_manager(self.redis_url)
+        )
         hook = _AppAwareSocketBlueprint(
             self._bind_app, sio, self.socketio_path, f"bound_socketio_{id(self)}", __name__
         )
@@ -354,6 +380,9 @@ class GuardedSocketIOInput(SocketIOInput):
                     logger.exception("handling a socket.io message failed")
                     failed = True
                     await output.send_text_message(session_id, FAILURE_TEXT)
+                finally:
+                    if self._app is not None:
+                        hub_for(self._app).user_message_processed(session_id, self.name())
 
             try:
                 ran = await self.ledger.run_once(session_id, client_id, process)

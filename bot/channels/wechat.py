@@ -23,6 +23,10 @@ Buttons become numbered choices ("回复数字选择：\\n1. …"); the choices 
 are kept **in this process's memory** for 30 minutes, so a lone number answers with the button's
 payload. They are lost on restart, and with several Rasa processes a number may reach a process
 that did not offer them: it then goes to the bot as plain text.
+
+For the agent console the channel puts its customer-service sender on the app's live hub
+(``bot.channels.live``), so an agent's replies reach the subscriber, and reports each message it
+handed to Rasa, so the console shows it at once.
 """
 
 from __future__ import annotations
@@ -45,6 +49,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.channels.guard import SecretGuard, default_guard
+from bot.channels.live import LiveHub, hub_for
 from bot.channels.rest import FAILURE_TEXT, MAX_MESSAGE_CHARS
 from bot.channels.wechat_api import DEFAULT_API_BASE_URL, WeChatApi
 from bot.channels.wechat_crypto import MessageCrypto, WeChatCryptoError, decode_aes_key, signature_matches
@@ -425,6 +430,7 @@ class WeChatInput(InputChannel):
         self._runs: TtlCache[_Run] = TtlCache(DEDUPE_TTL)
         self._choices: TtlCache[dict[int, str]] = TtlCache(CHOICES_TTL)
         self._background: set[asyncio.Task[Any]] = set()
+        self._hub: Optional[LiveHub] = None
 
     # -- request checks ------------------------------------------------------------------------
 
@@ -521,6 +527,20 @@ class WeChatInput(InputChannel):
             if not await self.api.send_text(openid, piece):
                 break  # over quota, out of the window or unreachable: the rest would fail too
 
+    async def send_text(self, openid: str, text: str) -> bool:
+        """Sends ``text`` to a subscriber through the customer-service API (the agent console's replies).
+
+        Returns:
+            True when WeChat accepted every piece; False when the channel is not configured or a
+            piece was refused (the reason is logged by the API client).
+        """
+        if self.api is None:
+            return False
+        for piece in split_text(text):
+            if not await self.api.send_text(openid, piece):
+                return False
+        return True
+
     async def _deliver_later(self, openid: str, run: _Run) -> None:
         rendered = await run.task
         await self._send_pieces(openid, split_text(rendered.text))
@@ -611,7 +631,20 @@ class WeChatInput(InputChannel):
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         hook = Blueprint(f"wechat_{id(self)}", __name__)
-        guarded = self.guard.wrap(on_new_message)
+        guarded_only = self.guard.wrap(on_new_message)
+
+        async def guarded(message: UserMessage) -> Any:
+            try:
+                return await guarded_only(message)
+            finally:
+                if self._hub is not None:
+                    self._hub.user_message_processed(message.sender_id, self.name())
+
+        @hook.listener("before_server_start")
+        async def attach(app: Any, *_: Any) -> None:
+            self._hub = hub_for(app)
+            if self.api is not None:
+                self._hub.attach_wechat(self.send_text)
 
         @hook.listener("before_server_stop")
         async def close(*_: Any) -> None:

@@ -217,7 +217,7 @@ def authenticate(
 
 
 def agent_for_token(
-    session: Session, token: str, now: datetime, settings: Optional[Settings] = None
+    session: Session, token: str, now: datetime, settings: Optional[Settings] = None, touch: bool = True
 ) -> Optional[Agent]:
     """The agent a console token belongs to, or None; a valid use slides the idle window.
 
@@ -226,6 +226,8 @@ def agent_for_token(
         token: the bearer token as presented (may be empty).
         now: the current time.
         settings: the idle timeout (the process's settings when not given).
+        touch: slide the idle window; False for the console's automatic refreshes, which are
+            not the agent's activity.
 
     Returns:
         The active agent, or None when the token is missing, unknown, expired (absolute or idle),
@@ -243,7 +245,8 @@ def agent_for_token(
         return None
     if not row.agent.active:
         return None
-    row.last_seen_at = now
+    if touch:
+        row.last_seen_at = now
     return row.agent
 
 
