@@ -9,7 +9,7 @@ export PYTHONPATH := $(CURDIR)
 .PHONY: setup run train test lint lock clean db seed bench-nlu web
 
 # The web widget (web/): `npm ci` when the lock file changes, a build when a source changes.
-WEB_SOURCES := web/package.json web/build.mjs $(wildcard web/src/*)
+WEB_SOURCES := web/package.json web/build.mjs $(wildcard web/src/*) $(wildcard web/agent/*)
 
 setup: $(STAMP) web/dist/.built
 

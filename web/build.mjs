@@ -1,23 +1,30 @@
-// Builds the widget and the demo page into dist/ (served by bot/channels/web.py): `npm run build`.
+// Builds the widget, the demo page and the agent console into dist/ (served by bot/channels/web.py
+// and bot/channels/agent_console.py): `npm run build`.
 import { copyFile, mkdir, rm } from "node:fs/promises";
 import * as esbuild from "esbuild";
 
 const here = new URL(".", import.meta.url).pathname;
 const dist = `${here}dist`;
-
-await rm(dist, { recursive: true, force: true });
-await mkdir(dist, { recursive: true });
-await esbuild.build({
+const common = {
   absWorkingDir: here,
-  entryPoints: { widget: "src/widget.js", demo: "src/demo.js" },
-  outdir: "dist",
   bundle: true,
   format: "iife",
   minify: true,
   target: ["es2020"],
-  loader: { ".css": "text" },
   legalComments: "eof",
   logLevel: "warning",
+};
+
+await rm(dist, { recursive: true, force: true });
+await mkdir(`${dist}/agent`, { recursive: true });
+await esbuild.build({
+  ...common,
+  entryPoints: { widget: "src/widget.js", demo: "src/demo.js" },
+  outdir: "dist",
+  loader: { ".css": "text" },
 });
+await esbuild.build({ ...common, entryPoints: { console: "agent/console.js" }, outdir: "dist/agent" });
 await copyFile(`${here}src/demo.html`, `${dist}/demo.html`);
-console.log("web/dist: widget.js, demo.js, demo.html");
+await copyFile(`${here}agent/index.html`, `${dist}/agent/index.html`);
+await copyFile(`${here}agent/console.css`, `${dist}/agent/console.css`);
+console.log("web/dist: widget.js, demo.js, demo.html; web/dist/agent: index.html, console.js, console.css");

@@ -41,6 +41,8 @@ const TEXT = {
   sendLabel: "发送消息",
   replies: "快捷回复",
   botSays: "客服：",
+  agentSays: (name) => `人工客服${name}：`,
+  agentLabel: (name) => `人工客服 ${name}`,
   youSay: "我：",
   typing: "客服正在输入…",
   online: "在线",
@@ -301,9 +303,9 @@ class ChatWidget {
     this.log.scrollTop = this.log.scrollHeight;
   }
 
-  announce(text) {
+  announce(text, prefix = TEXT.botSays) {
     const line = el("p");
-    line.textContent = TEXT.botSays + text;
+    line.textContent = prefix + text;
     this.live.appendChild(line);
     while (this.live.childNodes.length > 5) this.live.removeChild(this.live.firstChild);
   }
@@ -313,9 +315,15 @@ class ChatWidget {
     if (message.clientId) item.dataset.clientId = message.clientId;
     const bubble = el("div", "bc-bubble");
     const who = el("span", "bc-sr-only");
-    who.textContent = message.from === "user" ? TEXT.youSay : TEXT.botSays;
+    who.textContent = message.from === "user" ? TEXT.youSay : message.agent ? TEXT.agentSays(message.agent) : TEXT.botSays;
     const text = el("span", "bc-text");
     appendRichText(text, message.text);
+    if (message.agent) {
+      item.classList.add("bc-msg-agent");
+      const label = el("span", "bc-agent", { "aria-hidden": "true" });
+      label.textContent = TEXT.agentLabel(message.agent);
+      bubble.append(label);
+    }
     bubble.append(who, text);
     const meta = el("div", "bc-meta");
     const time = el("time", "", { datetime: new Date(message.time).toISOString() });
@@ -413,14 +421,15 @@ class ChatWidget {
           .map((r) => ({ title: r.title, payload: r.payload }))
       : [];
     if (!text && !quickReplies.length) return;
+    const agent = typeof payload.agent === "string" && payload.agent ? payload.agent.slice(0, 60) : undefined;
     // Replies belong to the message in flight: they go before messages still waiting to be sent.
     const waiting = new Set(this.queue.map((q) => q.client_id));
     waiting.delete(this.inflightId);
     let index = this.messages.findIndex((m) => m.from === "user" && waiting.has(m.clientId));
     if (index < 0) index = this.messages.length;
-    this.messages.splice(index, 0, { from: "bot", text, time: Date.now(), quickReplies });
+    this.messages.splice(index, 0, { from: "bot", text, time: Date.now(), quickReplies, agent });
     this.render();
-    this.announce(text);
+    this.announce(text, agent ? TEXT.agentSays(agent) : TEXT.botSays);
     if (this.panel.hidden) {
       this.badge.hidden = false;
       this.launcher.setAttribute("aria-label", TEXT.launcherUnread);
@@ -546,6 +555,7 @@ class ChatWidget {
           time: Math.round(Number(m.time) * 1000) || Date.now(),
           clientId: m.client_id || undefined,
           quickReplies: Array.isArray(m.quick_replies) ? m.quick_replies : [],
+          agent: m.from === "bot" && typeof m.agent === "string" && m.agent ? m.agent.slice(0, 60) : undefined,
         }));
         // What is still queued was not processed yet: it follows the server's record.
         for (const q of this.queue) {
