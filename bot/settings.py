@@ -43,7 +43,8 @@ class Settings:
         sms_gateway_timeout: seconds before an SMS gateway request is abandoned.
         password_iterations: PBKDF2 iterations for service passwords and ID digits.
         action_endpoint: URL of the action server, as Rasa sees it.
-        agent_hours: when human agents answer, ``HH:MM-HH:MM`` in Asia/Shanghai.
+        agent_hours: when human agents answer, ``HH:MM-HH:MM`` in Asia/Shanghai (``00:00-24:00``:
+            all day).
         agent_handle_minutes: average minutes an agent spends on one conversation (wait estimate).
         agent_session_hours: lifetime of an agent console sign-in.
         agent_idle_minutes: inactivity after which an agent console sign-in ends.
@@ -113,14 +114,15 @@ class Settings:
         return self
 
     def agent_hours_range(self) -> tuple[time, time]:
-        """Start and end of agent hours (local time, Asia/Shanghai); the end is exclusive.
+        """Start and end of agent hours (local time, Asia/Shanghai); the end is exclusive, and an end
+        of ``24:00`` is the end of the day.
 
         Raises:
             ValueError: ``agent_hours`` is not ``HH:MM-HH:MM`` with the start before the end.
         """
         start_text, _, end_text = self.agent_hours.replace(" ", "").partition("-")
         start = time.fromisoformat(start_text)
-        end = time.fromisoformat(end_text)
+        end = time.max if end_text == "24:00" else time.fromisoformat(end_text)
         if len(start_text) != 5 or len(end_text) != 5 or start >= end:
             raise ValueError(self.agent_hours)
         return start, end

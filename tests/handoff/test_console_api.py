@@ -11,6 +11,7 @@ import os
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from types import SimpleNamespace
 from typing import Any, Optional
 
@@ -523,3 +524,10 @@ async def test_with_redis_an_emit_in_one_server_reaches_a_socket_of_another() ->
         finally:
             await first.sio.disconnect(sio.get_sid())
             await sio.wait()
+
+
+def test_agent_hours_can_cover_the_whole_day() -> None:
+    all_day = settings_from_env({"BOT_ENV": "test", "BOT_AGENT_HOURS": "00:00-24:00"})
+    for hour, minute in ((0, 0), (12, 0), (23, 59)):
+        when = datetime(2026, 11, 22, hour, minute, 59, tzinfo=timezone(timedelta(hours=8)))
+        assert service.within_agent_hours(when, all_day)
