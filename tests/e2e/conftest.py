@@ -126,7 +126,7 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
         ACTION_SERVER_TOKEN=ACTION_TOKEN,
         RASA_TELEMETRY_ENABLED="false",
         LOG_LEVEL="DEBUG",
-        # Agents answer all day, so a handoff is queued whenever the tests run (tests/browser/test_handoff.py).
+        # Agents answer all day, so 转人工 is queued whenever the tests run (tests/browser/test_handoff.py).
         BOT_AGENT_HOURS="00:00-24:00",
         PYTHONPATH=str(PROJECT_ROOT),
         # WeChat in plaintext mode (tests/e2e/test_wechat_conversation.py); the customer-service

@@ -531,3 +531,41 @@ def test_agent_hours_can_cover_the_whole_day() -> None:
     for hour, minute in ((0, 0), (12, 0), (23, 59)):
         when = datetime(2026, 11, 22, hour, minute, 59, tzinfo=timezone(timedelta(hours=8)))
         assert service.within_agent_hours(when, all_day)
+
+
+async def test_an_agents_reply_reaches_a_wechat_subscriber_through_the_customer_service_api(
+    sqlite_store: Store, clock: FixedClock
+) -> None:
+    from bot.channels.wechat import WeChatInput
+    from tests.channels.test_wechat import FakeWeChatApi, make_config
+
+    _add_agents(sqlite_store, clock)
+    services = Services.build(settings=SETTINGS, store=sqlite_store, clock=clock)
+    trackers = InMemoryTrackerStore(Domain.empty())
+    agent = SimpleNamespace(
+        tracker_store=trackers, lock_store=InMemoryLockStore(), domain=Domain.empty(), handle_message=None
+    )
+    api = FakeWeChatApi()
+    await api.start()
+    wechat = WeChatInput(make_config("plaintext", api.base_url))
+    try:
+        async with (
+            serve([wechat, AgentConsoleInput(services=lambda: services)], agent) as (url, _),
+            aiohttp.ClientSession() as http,
+        ):
+            console = Console(url, sqlite_store, clock, trackers, None, http)  # type: ignore[arg-type]
+            await console.paused_conversation("o-openid-1")
+            handoff_id = console.queue_handoff("o-openid-1", channel="wechat")
+            token = await console.login("alice")
+            await console.request("POST", f"api/handoffs/{handoff_id}/claim", token)
+            status, body = await console.request(
+                "POST", f"api/handoffs/{handoff_id}/messages", token, json={"text": "您好，我来帮您查"}
+            )
+            assert (status, body) == (200, {"delivered": True, "channel": "wechat"})
+            await console.request("POST", f"api/handoffs/{handoff_id}/hand-back", token)
+    finally:
+        await wechat.aclose()
+        await api.stop()
+    sent = [(call["touser"], call["text"]["content"]) for _, call in api.send_calls]
+    assert sent[0] == ("o-openid-1", "【人工客服 客服小王】您好，我来帮您查")
+    assert sent[1][0] == "o-openid-1" and "转回智能助手" in sent[1][1]
