@@ -569,3 +569,16 @@ async def test_an_agents_reply_reaches_a_wechat_subscriber_through_the_customer_
     sent = [(call["touser"], call["text"]["content"]) for _, call in api.send_calls]
     assert sent[0] == ("o-openid-1", "【人工客服 客服小王】您好，我来帮您查")
     assert sent[1][0] == "o-openid-1" and "转回智能助手" in sent[1][1]
+
+
+def test_the_redis_manager_is_used_only_when_a_url_is_configured() -> None:
+    from bot.channels.live import client_manager
+    from bot.settings import SettingsError
+
+    configured = settings_from_env({"BOT_ENV": "test", "SOCKETIO_REDIS_URL": REDIS_URL})
+    assert configured.socketio_redis_url == REDIS_URL
+    assert settings_from_env({"BOT_ENV": "test"}).socketio_redis_url == ""
+    assert type(client_manager(REDIS_URL)).__name__ == "AsyncRedisManager"
+    assert client_manager("") is None  # python-socketio's in-memory manager
+    with pytest.raises(SettingsError):
+        settings_from_env({"BOT_ENV": "test", "SOCKETIO_REDIS_URL": "http://127.0.0.1:6379"})
