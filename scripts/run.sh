@@ -40,10 +40,15 @@ for _ in $(seq 1 180); do
     if [ "$BOT_ENV" = production ]; then
       web="  Web widget:    http://127.0.0.1:$RASA_PORT/webhooks/web/widget.js   (no demo page in production)"
     fi
+    console="  Agent console: http://127.0.0.1:$RASA_PORT/webhooks/agent/   (demo agent: agent1 / ${BOT_DEMO_AGENT_PASSWORD:-dev-only-agent-password})"
+    if [ "$BOT_ENV" = production ]; then
+      console="  Agent console: http://127.0.0.1:$RASA_PORT/webhooks/agent/   (accounts: python -m bot agent-add)"
+    fi
     cat <<MSG
 
 The assistant is running.
 $web
+$console
   REST channel:  http://127.0.0.1:$RASA_PORT/webhooks/rest/webhook   (Authorization: Bearer \$REST_CHANNEL_TOKEN)
   socket.io:     http://127.0.0.1:$RASA_PORT/socket.io
   HTTP API:      http://127.0.0.1:$RASA_PORT/   (?token=\$RASA_API_TOKEN)
