@@ -11,6 +11,8 @@ Commands::
     python -m bot complete-closures                carry out the closure requests that took effect
     python -m bot agent-add USERNAME [--name NAME]  add an agent-console account (password prompted,
                                                    or from BOT_NEW_AGENT_PASSWORD)
+    python -m bot metrics [--hours N]              conversation metrics as JSON (all, or the last N hours)
+    python -m bot metrics-consumer                 count Rasa's events from RabbitMQ (until Ctrl-C)
 
 The store comes from the settings (``BOT_DATABASE_URL``) and is opened only inside a command.
 Expected problems (unknown number, bad amount, unreachable database) print a short message
@@ -138,6 +140,13 @@ def build_parser() -> argparse.ArgumentParser:
     agent.add_argument("username", metavar="USERNAME", help="登录名，如 agent2")
     agent.add_argument("--name", default="", help="显示名称（默认同登录名）")
     agent.set_defaults(handler=_cmd_agent_add)
+
+    metrics = commands.add_parser("metrics", help="对话指标汇总（JSON）")
+    metrics.add_argument("--hours", type=_limit, default=None, help="只统计最近 N 小时（默认全部）")
+    metrics.set_defaults(handler=_cmd_metrics)
+
+    consumer = commands.add_parser("metrics-consumer", help="从 RabbitMQ 读取 Rasa 事件并记录对话指标")
+    consumer.set_defaults(handler=_cmd_metrics_consumer)
     return parser
 
 
@@ -253,6 +262,47 @@ def _cmd_agent_add(args: argparse.Namespace, clock: Clock, out: TextIO) -> int:
     finally:
         store.dispose()
     print(f"坐席账号已保存：{username}（{name}）", file=out)
+    return 0
+
+
+def _cmd_metrics(args: argparse.Namespace, clock: Clock, out: TextIO) -> int:
+    import json
+    from datetime import timedelta
+
+    from bot.metrics.service import summary
+
+    now = clock.now()
+    since = now - timedelta(hours=args.hours) if args.hours else None
+    store = _open_store()
+    try:
+        with store.transaction() as session:
+            result = summary(session, now, timedelta(minutes=_settings().metrics_idle_minutes), since)
+    finally:
+        store.dispose()
+    print(json.dumps(result, ensure_ascii=False, indent=2), file=out)
+    return 0
+
+
+def _cmd_metrics_consumer(args: argparse.Namespace, clock: Clock, out: TextIO) -> int:
+    import logging
+    import os
+
+    from bot.metrics.consumer import run_forever
+
+    logging.basicConfig(
+        level=os.environ.get("LOG_LEVEL", "INFO"), format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+    settings = _settings()
+    store = _open_store()
+    try:
+        stats = run_forever(store, settings)
+    finally:
+        store.dispose()
+    print(
+        f"指标消费者已停止：收到 {stats.received} 条，计入 {stats.counted} 条，"
+        f"无关或重复 {stats.ignored} 条，无法解析 {stats.dropped} 条。",
+        file=out,
+    )
     return 0
 
 

@@ -3,6 +3,7 @@
 from bot.billing import models as billing_models  # noqa: F401
 from bot.handoff import models as handoff_models  # noqa: F401
 from bot.identity import models as identity_models  # noqa: F401
+from bot.metrics import models as metrics_models  # noqa: F401
 from bot.models import Base
 
 metadata = Base.metadata

@@ -51,6 +51,14 @@ class Settings:
         demo_agent_password: password of the demo agent the demo seed creates (development only).
         socketio_redis_url: Redis URL for python-socketio's Redis manager, so that several Rasa
             processes deliver each other's socket.io messages; empty: in-memory (one process).
+        rabbitmq_host: RabbitMQ host name of Rasa's event broker and the metrics consumer.
+        rabbitmq_port: RabbitMQ port.
+        rabbitmq_user: RabbitMQ user.
+        rabbitmq_password: RabbitMQ password.
+        events_queue: the queue Rasa publishes conversation events to and the metrics consumer reads.
+        events_exchange: the fanout exchange Rasa publishes to (the queue is bound to it).
+        metrics_idle_minutes: a conversation session quiet this long counts as ended (Rasa's
+            ``session_expiration_time`` in domain.yml).
     """
 
     env: str = "development"
@@ -68,6 +76,13 @@ class Settings:
     agent_idle_minutes: int = 30
     demo_agent_password: str = DEV_AGENT_PASSWORD
     socketio_redis_url: str = ""
+    rabbitmq_host: str = "127.0.0.1"
+    rabbitmq_port: int = 5672
+    rabbitmq_user: str = "guest"
+    rabbitmq_password: str = "guest"
+    events_queue: str = "billing_assistant_events"
+    events_exchange: str = "billing-assistant-events"
+    metrics_idle_minutes: int = 60
 
     @property
     def is_development(self) -> bool:
@@ -106,6 +121,8 @@ class Settings:
             ) from None
         if self.socketio_redis_url and not re.match(r"(redis|rediss|unix)://", self.socketio_redis_url):
             raise SettingsError("SOCKETIO_REDIS_URL must be a redis://, rediss:// or unix:// URL")
+        if self.metrics_idle_minutes <= 0:
+            raise SettingsError("BOT_METRICS_IDLE_MINUTES must be positive")
         if self.agent_handle_minutes <= 0 or self.agent_session_hours <= 0 or self.agent_idle_minutes <= 0:
             raise SettingsError(
                 "BOT_AGENT_HANDLE_MINUTES, BOT_AGENT_SESSION_HOURS and BOT_AGENT_IDLE_MINUTES"
@@ -155,6 +172,13 @@ def settings_from_env(environ: os._Environ[str] | dict[str, str] | None = None) 
         agent_idle_minutes=int(env.get("BOT_AGENT_IDLE_MINUTES", defaults.agent_idle_minutes)),
         demo_agent_password=env.get("BOT_DEMO_AGENT_PASSWORD", defaults.demo_agent_password),
         socketio_redis_url=env.get("SOCKETIO_REDIS_URL", defaults.socketio_redis_url).strip(),
+        rabbitmq_host=env.get("RABBITMQ_HOST", defaults.rabbitmq_host),
+        rabbitmq_port=int(env.get("RABBITMQ_PORT", defaults.rabbitmq_port)),
+        rabbitmq_user=env.get("RABBITMQ_USER", defaults.rabbitmq_user),
+        rabbitmq_password=env.get("RABBITMQ_PASSWORD", defaults.rabbitmq_password),
+        events_queue=env.get("RASA_EVENTS_QUEUE", defaults.events_queue),
+        events_exchange=env.get("RASA_EVENTS_EXCHANGE", defaults.events_exchange),
+        metrics_idle_minutes=int(env.get("BOT_METRICS_IDLE_MINUTES", defaults.metrics_idle_minutes)),
     ).check()
 
 

@@ -1,0 +1,234 @@
+"""The metrics consumer: reads Rasa's events from RabbitMQ and counts them in the billing store.
+
+Rasa's ``pika`` event broker (``rasa.core.brokers.pika``, built on aio-pika) publishes each new
+event of a conversation, as JSON, to a fanout exchange with the queues of ``endpoints.prod.yml``
+bound to it. This consumer declares the same exchange and queue (same arguments, so either side
+may start first), then takes the messages in order with manual acknowledgement:
+
+* a batch of the messages at hand is counted in one transaction and acknowledged after the
+  commit, so a crash between the two redelivers them, and the digests in ``metrics_seen_events``
+  make a redelivered event count once;
+* an unreadable message (not JSON, no sender or timestamp) is counted as dropped, logged without
+  its content and acknowledged with its batch: it would never become readable;
+* when the store fails, the connection is closed without acknowledging, so RabbitMQ requeues the
+  batch in order, and the consumer tries again after a back-off (1, 2, 4 … 30 s); the same
+  back-off applies while RabbitMQ is unreachable.
+
+Run one consumer per queue: the latency of a message needs the user event before the bot's, and
+two consumers on one queue would interleave them. Nothing personal is logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, Optional
+
+from bot.clock import Clock, SystemClock
+from bot.db import Store, StoreUnavailable
+from bot.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+#: Digests of counted events are kept this long (redeliveries come within minutes, not days).
+KEEP_DIGESTS = timedelta(days=7)
+PRUNE_EVERY_SECONDS = 3600.0
+MAX_BACKOFF_SECONDS = 30.0
+
+
+class _StoreDown(Exception):
+    """The store failed while counting a batch: nothing of it was acknowledged."""
+
+
+@dataclass
+class ConsumerStats:
+    """What a run of the consumer did."""
+
+    received: int = 0
+    counted: int = 0
+    ignored: int = 0
+    dropped: int = 0
+
+
+def _decode(body: bytes) -> Optional[dict[str, Any]]:
+    try:
+        event = json.loads(body)
+    except (UnicodeDecodeError, ValueError):
+        return None
+    return event if isinstance(event, dict) else None
+
+
+class MetricsConsumer:
+    """Consumes one queue of Rasa events into the conversation metrics."""
+
+    def __init__(
+        self,
+        store: Store,
+        settings: Settings,
+        clock: Optional[Clock] = None,
+        *,
+        queue: Optional[str] = None,
+        exchange: Optional[str] = None,
+        batch_size: int = 200,
+    ) -> None:
+        """Args:
+        store: the billing store the metrics are kept in.
+        settings: RabbitMQ address and credentials, queue and exchange names.
+        clock: the time digests are stamped with.
+        queue: the queue to read (``settings.events_queue`` by default).
+        exchange: the fanout exchange the queue is bound to (``settings.events_exchange``).
+        batch_size: the most messages counted in one transaction (also the prefetch count).
+        """
+        self.store = store
+        self.settings = settings
+        self.clock = clock or SystemClock()
+        self.queue = queue or settings.events_queue
+        self.exchange = exchange or settings.events_exchange
+        self.batch_size = batch_size
+        self.stats = ConsumerStats()
+        self._last_prune = 0.0
+
+    def count_batch(self, bodies: list[bytes]) -> tuple[int, int, int]:
+        """Counts the events of ``bodies`` in one transaction.
+
+        Returns:
+            (counted, ignored, dropped): events that changed the metrics; events that do not matter
+            for them or were counted before; unreadable messages.
+
+        Raises:
+            StoreUnavailable: the store could not be reached; nothing was committed.
+        """
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from bot.metrics.events import InvalidEvent
+        from bot.metrics.service import prune_seen, record_event
+
+        counted = ignored = dropped = 0
+        now = self.clock.now()
+        try:
+            with self.store.transaction() as session:
+                for body in bodies:
+                    event = _decode(body)
+                    if event is None:
+                        dropped += 1
+                        continue
+                    try:
+                        if record_event(session, event, now):
+                            counted += 1
+                        else:
+                            ignored += 1
+                    except InvalidEvent:
+                        dropped += 1
+                if time.monotonic() - self._last_prune > PRUNE_EVERY_SECONDS:
+                    prune_seen(session, now - KEEP_DIGESTS)
+                    self._last_prune = time.monotonic()
+        except SQLAlchemyError as exc:  # a constraint race or a server error: retry the batch later
+            raise StoreUnavailable(exc.__class__.__name__) from exc
+        return counted, ignored, dropped
+
+    async def run(self, stop: asyncio.Event, *, idle_exit: Optional[float] = None) -> ConsumerStats:
+        """Consumes until ``stop`` is set, reconnecting with back-off after failures.
+
+        Args:
+            stop: set it to end the run (e.g. from a signal handler).
+            idle_exit: end the run once no message came for this many seconds (tests, draining).
+
+        Returns:
+            The counts of this run.
+        """
+        backoff = 1.0
+        while not stop.is_set():
+            try:
+                finished = await self._session(stop, idle_exit)
+                if finished:
+                    break
+                backoff = 1.0
+                continue
+            except _StoreDown as exc:
+                logger.warning("metrics store unavailable (%s); the batch goes back to the queue", exc)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - any broker failure: reconnect after the back-off
+                logger.warning(
+                    "RabbitMQ at %s:%s unavailable (%s); retrying in %.0f s",
+                    self.settings.rabbitmq_host,
+                    self.settings.rabbitmq_port,
+                    exc.__class__.__name__,
+                    backoff,
+                )
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=backoff)
+            except asyncio.TimeoutError:
+                pass
+            backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
+        return self.stats
+
+    async def _session(self, stop: asyncio.Event, idle_exit: Optional[float]) -> bool:
+        """One connection's worth of consuming. True when the run is over (stop or idle)."""
+        import aio_pika
+
+        connection = await aio_pika.connect(
+            host=self.settings.rabbitmq_host,
+            port=self.settings.rabbitmq_port,
+            login=self.settings.rabbitmq_user,
+            password=self.settings.rabbitmq_password,
+            timeout=10,
+        )
+        async with connection:
+            channel = await connection.channel()
+            await channel.set_qos(prefetch_count=self.batch_size)
+            # The same declarations as Rasa's broker (PikaEventBroker._set_up_exchange).
+            exchange = await channel.declare_exchange(self.exchange, type=aio_pika.ExchangeType.FANOUT)
+            queue = await channel.declare_queue(self.queue, durable=True)
+            await queue.bind(exchange, "")
+            inbox: asyncio.Queue[Any] = asyncio.Queue()
+            closed = asyncio.Event()
+            connection.close_callbacks.add(lambda *_: closed.set())
+            await queue.consume(inbox.put, no_ack=False)
+            logger.info("metrics consumer reading queue %s", self.queue)
+            last_message = time.monotonic()
+            while not stop.is_set():
+                if closed.is_set():
+                    raise ConnectionError("connection closed")
+                try:
+                    first = await asyncio.wait_for(inbox.get(), timeout=0.5)
+                except asyncio.TimeoutError:
+                    if idle_exit is not None and time.monotonic() - last_message >= idle_exit:
+                        return True
+                    continue
+                batch = [first]
+                while len(batch) < self.batch_size and not inbox.empty():
+                    batch.append(inbox.get_nowait())
+                last_message = time.monotonic()
+                try:
+                    counted, ignored, dropped = await asyncio.to_thread(
+                        self.count_batch, [message.body for message in batch]
+                    )
+                except StoreUnavailable as exc:
+                    raise _StoreDown(str(exc)) from exc
+                if dropped:
+                    logger.warning("dropped %d unreadable message(s) from queue %s", dropped, self.queue)
+                await batch[-1].ack(multiple=True)
+                self.stats.received += len(batch)
+                self.stats.counted += counted
+                self.stats.ignored += ignored
+                self.stats.dropped += dropped
+        return True
+
+
+def run_forever(store: Store, settings: Settings) -> ConsumerStats:
+    """Runs the consumer until SIGINT or SIGTERM (``python -m bot metrics-consumer``)."""
+    import signal
+
+    async def main() -> ConsumerStats:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        return await MetricsConsumer(store, settings).run(stop)
+
+    return asyncio.run(main())
