@@ -6,7 +6,7 @@ UV_VERSION := 0.13.9
 STAMP := $(VENV)/.installed-$(shell sha256sum requirements.lock 2>/dev/null | cut -c1-12)
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: setup run train test lint lock clean db seed bench-nlu web
+.PHONY: setup run train test lint lock clean db seed bench-nlu web run-prod
 
 # The web widget (web/): `npm ci` when the lock file changes, a build when a source changes.
 WEB_SOURCES := web/package.json web/build.mjs $(wildcard web/src/*) $(wildcard web/agent/*)
@@ -46,6 +46,12 @@ train: setup
 
 run: seed
 	@scripts/run.sh
+
+# The production topology on this machine (docs/deployment.md): PostgreSQL, Redis, RabbitMQ, several
+# Rasa processes, the action server's workers and the metrics consumer behind nginx.
+# BOT_ENV=production with real secrets, or PROD_DEMO=1 to try it with development secrets and demo data.
+run-prod: setup
+	@scripts/run-prod.sh
 
 test: setup
 	@scripts/test.sh

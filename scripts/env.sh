@@ -27,3 +27,22 @@ export WECHAT_REPLY_DEADLINE=${WECHAT_REPLY_DEADLINE:-4.5}
 # Several Rasa processes behind one address: python-socketio's Redis manager delivers socket.io
 # messages (widget replies, agent console updates) across them. Empty: in-memory, one process.
 export SOCKETIO_REDIS_URL=${SOCKETIO_REDIS_URL-}
+# The production topology (make run-prod, docs/deployment.md): RabbitMQ carries Rasa's events to the
+# metrics consumer; Redis holds Rasa's conversation locks; PostgreSQL holds the conversations in a
+# database of their own. These defaults are the services of this machine (RabbitMQ's guest account
+# works from 127.0.0.1 only).
+export RABBITMQ_HOST=${RABBITMQ_HOST:-127.0.0.1}
+export RABBITMQ_PORT=${RABBITMQ_PORT:-5672}
+export RABBITMQ_USER=${RABBITMQ_USER:-guest}
+export RABBITMQ_PASSWORD=${RABBITMQ_PASSWORD:-guest}
+export RASA_EVENTS_QUEUE=${RASA_EVENTS_QUEUE:-billing_assistant_events}
+export RASA_EVENTS_EXCHANGE=${RASA_EVENTS_EXCHANGE:-billing-assistant-events}
+export REDIS_HOST=${REDIS_HOST:-127.0.0.1}
+export REDIS_PORT=${REDIS_PORT:-6379}
+export REDIS_PASSWORD=${REDIS_PASSWORD-}
+export RASA_LOCK_REDIS_DB=${RASA_LOCK_REDIS_DB:-1}
+export RASA_TRACKER_DB_HOST=${RASA_TRACKER_DB_HOST:-127.0.0.1}
+export RASA_TRACKER_DB_PORT=${RASA_TRACKER_DB_PORT:-5432}
+export RASA_TRACKER_DB_NAME=${RASA_TRACKER_DB_NAME:-rasa_tracker}
+export RASA_TRACKER_DB_USER=${RASA_TRACKER_DB_USER:-postgres}
+export RASA_TRACKER_DB_PASSWORD=${RASA_TRACKER_DB_PASSWORD-}

@@ -1,0 +1,123 @@
+"""The nginx front that ``make run-prod`` writes (scripts/run-prod.sh nginx-config), run for real
+in front of two stand-in backends: socket.io over WebSocket and plain HTTP are balanced, long-polling
+and its upgrade stick to one process, Upgrade headers reach the backend, and query strings (Rasa's
+``?token=``) stay out of the access log. Skipped when nginx is not installed (apt-get install nginx).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from bot.settings import PROJECT_ROOT
+
+NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
+pytestmark = pytest.mark.skipif(NGINX is None, reason="nginx is not installed (apt-get install nginx)")
+
+
+class _Echo(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:  # noqa: N802 - the http.server API
+        body = json.dumps(
+            {
+                "port": self.server.server_address[1],
+                "path": self.path,
+                "upgrade": self.headers.get("Upgrade"),
+                "connection": self.headers.get("Connection"),
+            }
+        ).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def front(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path, list[int]]]:
+    backends = [ThreadingHTTPServer(("127.0.0.1", 0), _Echo) for _ in range(2)]
+    for server in backends:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+    ports = [server.server_address[1] for server in backends]
+    directory = tmp_path_factory.mktemp("nginx")
+    directory.chmod(0o755)
+    port = _free_port()
+    subprocess.run(
+        [str(PROJECT_ROOT / "scripts/run-prod.sh"), "nginx-config", str(directory), "127.0.0.1", str(port)]
+        + [str(p) for p in ports],
+        check=True,
+        timeout=30,
+    )
+    conf = directory / "nginx.conf"
+    args = [str(NGINX), "-p", str(directory), "-e", str(directory / "error.log"), "-c", str(conf)]
+    nginx = subprocess.Popen([*args, "-g", "daemon off;"])
+    try:
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        yield f"http://127.0.0.1:{port}", directory, ports
+    finally:
+        nginx.terminate()
+        nginx.wait(timeout=10)
+        for server in backends:
+            server.shutdown()
+
+
+def _get(url: str, **headers: str) -> dict[str, object]:
+    with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=5) as reply:
+        return json.loads(reply.read())
+
+
+def test_long_polling_and_its_upgrade_stay_on_one_process(front: tuple[str, Path, list[int]]) -> None:
+    base, _, _ = front
+    polled = {_get(f"{base}/socket.io/?EIO=4&transport=polling")["port"] for _ in range(6)}
+    polled |= {_get(f"{base}/socket.io/?EIO=4&transport=polling&sid=abc")["port"] for _ in range(3)}
+    upgrade = _get(
+        f"{base}/socket.io/?EIO=4&transport=websocket&sid=abc", Upgrade="websocket", Connection="Upgrade"
+    )
+    assert len(polled) == 1
+    assert upgrade["port"] in polled
+
+
+def test_websocket_connections_and_plain_requests_are_balanced(front: tuple[str, Path, list[int]]) -> None:
+    base, _, ports = front
+    sockets = [
+        _get(f"{base}/socket.io/?EIO=4&transport=websocket", Upgrade="websocket", Connection="Upgrade")
+        for _ in range(6)
+    ]
+    assert {reply["port"] for reply in sockets} == set(ports)
+    assert {(reply["upgrade"], reply["connection"]) for reply in sockets} == {("websocket", "upgrade")}
+    plain = [_get(f"{base}/webhooks/rest/") for _ in range(6)]
+    assert {reply["port"] for reply in plain} == set(ports)
+    assert {reply["connection"] for reply in plain} == {None}  # keep-alive to the backend, no "close"
+
+
+def test_query_strings_stay_out_of_the_access_log(front: tuple[str, Path, list[int]]) -> None:
+    base, directory, _ = front
+    reply = _get(f"{base}/conversations/c1/tracker?token=secret-api-token")
+    assert reply["path"] == "/conversations/c1/tracker?token=secret-api-token"  # passed on unchanged
+    time.sleep(0.1)
+    log = (directory / "access.log").read_text()
+    assert "/conversations/c1/tracker" in log
+    assert "secret-api-token" not in log
