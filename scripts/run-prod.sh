@@ -126,7 +126,7 @@ fi
 user_db_url=${BOT_DATABASE_URL:-}
 source scripts/env.sh
 
-run=$root/var/run-prod
+run=${RUN_PROD_DIR:-$root/var/run-prod}
 mkdir -p "$run"
 replicas=${RASA_REPLICAS:-2}
 base_port=${RASA_BASE_PORT:-5006}
