@@ -150,7 +150,7 @@ say "make run-prod - $mode"
 say ""
 say "Services:"
 declare -A up=()
-psql_admin() { PGCONNECT_TIMEOUT=5 psql -h "$pg_host" -p "$pg_port" -U "$RASA_TRACKER_DB_USER" -d postgres -tAq "$@"; }
+psql_admin() { PGPASSWORD=$RASA_TRACKER_DB_PASSWORD PGCONNECT_TIMEOUT=5 psql -h "$pg_host" -p "$pg_port" -U "$RASA_TRACKER_DB_USER" -d postgres -tAq "$@"; }
 
 # --- PostgreSQL ---------------------------------------------------------------------------------
 pg_ready() { PGCONNECT_TIMEOUT=3 pg_isready -q -h "$pg_host" -p "$pg_port" 2>/dev/null; }
@@ -171,7 +171,7 @@ if [ -n "${up[postgres]:-}" ]; then
       psql_admin -c "CREATE DATABASE \"$db\"" >/dev/null && say "  PostgreSQL: created database $db"
     fi
   done
-  export BOT_DATABASE_URL=${user_db_url:-postgresql+psycopg2://$RASA_TRACKER_DB_USER@$pg_host:$pg_port/$billing_db}
+  export BOT_DATABASE_URL=${user_db_url:-postgresql+psycopg2://$RASA_TRACKER_DB_USER${RASA_TRACKER_DB_PASSWORD:+:$RASA_TRACKER_DB_PASSWORD}@$pg_host:$pg_port/$billing_db}
   say "  PostgreSQL  up    $pg_host:$pg_port  (billing store, tracker store: database $RASA_TRACKER_DB_NAME)"
 else
   if [ "$BOT_ENV" = production ]; then
@@ -186,7 +186,7 @@ else
 fi
 
 # --- Redis --------------------------------------------------------------------------------------
-redis_ping() { [ "$(redis-cli -h "$REDIS_HOST" -p "$REDIS_PORT" ${REDIS_PASSWORD:+--no-auth-warning -a "$REDIS_PASSWORD"} ping 2>/dev/null)" = PONG ]; }
+redis_ping() { [ "$(REDISCLI_AUTH=$REDIS_PASSWORD redis-cli -h "$REDIS_HOST" -p "$REDIS_PORT" ping 2>/dev/null)" = PONG ]; }
 if ! command -v redis-cli >/dev/null; then
   warn "Redis: no redis-cli here (apt-get install redis-tools)."
 elif redis_ping; then
