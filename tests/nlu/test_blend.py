@@ -82,3 +82,27 @@ def test_an_untrained_component_passes_diet_through(tmp_path: Path) -> None:
 def test_the_weight_must_be_a_share() -> None:
     with pytest.raises(ValueError):
         BlendedIntentClassifier({"weight": 1.5}, None, Resource("x"))  # type: ignore[arg-type]
+
+
+def test_the_features_are_the_combined_sentence_features() -> None:
+    message = _message(["查", "余额"])
+    extra = np.array([[0.0, 3.0]])
+    message.add_features(Features(coo_matrix(extra), "sentence", TEXT, "second-featurizer"))
+    message.add_features(Features(coo_matrix(np.ones((2, 4))), "sequence", TEXT, "second-featurizer"))
+    ours = BlendedIntentClassifier._features(message)
+    theirs = message.get_sparse_features(TEXT)[1].features
+    assert ours.shape == (1, len(VOCAB) + 2)
+    assert (ours != theirs.tocsr()).nnz == 0
+
+
+def test_the_shortcut_gives_sklearns_probabilities_for_several_intents(tmp_path: Path) -> None:
+    from scipy.sparse import csr_matrix
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(7)
+    features = csr_matrix(rng.integers(0, 3, size=(40, 12)).astype(float))
+    labels = [f"intent_{i % 4}" for i in range(40)]
+    model = LogisticRegression(C=10.0, max_iter=3000).fit(features, labels)
+    component = BlendedIntentClassifier({}, LocalModelStorage(tmp_path), Resource("x"), model)
+    for row in range(5):
+        assert component._probabilities(features[row]) == pytest.approx(model.predict_proba(features[row])[0])
