@@ -10,6 +10,7 @@
 #                          empty) and the demo page. Without it BOT_ENV=production and real secrets
 #                          must come from the environment.
 #   PROD_INSTALL_NGINX=1   install Debian's nginx with apt-get when it is missing.
+#   RASA_MODEL=path        serve this model instead of training one when data/ changed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -273,7 +274,13 @@ say ""
 say "Migrating the billing store ..."
 .venv/bin/python -m bot db upgrade
 if [ "$BOT_ENV" != production ]; then .venv/bin/python -m bot seed-demo --if-empty; fi
-model=$(scripts/train-if-stale models | tail -n 1)
+if [ -n "${RASA_MODEL:-}" ]; then
+  [ -f "$RASA_MODEL" ] || { say "RASA_MODEL=$RASA_MODEL is not a file."; exit 1; }
+  model=$RASA_MODEL
+  say "Model: $model (from RASA_MODEL; not checked against data/, domain.yml and config.yml)"
+else
+  model=$(scripts/train-if-stale models | tail -n 1)
+fi
 
 # --- the endpoints Rasa really uses: endpoints.prod.yml without what is down ----------------------
 export ACTION_ENDPOINT="http://127.0.0.1:$ACTION_SERVER_PORT/webhook"
@@ -369,7 +376,7 @@ for _ in $(seq 1 400); do
       say "  Agent console: $address/webhooks/agent/   (accounts: python -m bot agent-add)"
     else
       say "  Web chat demo: $address/webhooks/web/demo"
-      say "  Agent console: $address/webhooks/agent/   (demo agent: agent1 / $BOT_DEMO_AGENT_PASSWORD)"
+      say "  Agent console: $address/webhooks/agent/   (demo agent: agent1 / ${BOT_DEMO_AGENT_PASSWORD:-dev-only-agent-password})"
     fi
     say "  REST channel:  $address/webhooks/rest/webhook   (Authorization: Bearer \$REST_CHANNEL_TOKEN)"
     say "  socket.io:     $address/socket.io"
