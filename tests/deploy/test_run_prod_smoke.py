@@ -172,24 +172,65 @@ def test_the_topology_answers_through_nginx_on_both_processes_and_counts(topolog
     assert summary["latency_ms"]["p50"] is not None
 
 
-async def test_the_widget_protocol_over_websocket_through_nginx(topology: dict[str, Any]) -> None:
-    import socketio
+async def _widget_exchange(
+    base: str, text: str, opened: list[str], all_open: asyncio.Event
+) -> tuple[str, str, str]:
+    """The widget's protocol over a raw WebSocket (Engine.IO 4 and Socket.IO 5 packets): python-engineio's
+    own WebSocket client needs a newer aiohttp than Rasa 3.6 pins."""
+    import aiohttp
 
-    sio = socketio.AsyncClient(reconnection=False)
-    replies: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-    confirmed: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-    sio.on("bot_uttered", replies.put_nowait)
-    sio.on("session_confirm", confirmed.put_nowait)
-    await sio.connect(topology["url"], transports=["websocket"], socketio_path="/socket.io")
-    try:
-        await sio.emit("session_request", {})
-        session = await asyncio.wait_for(confirmed.get(), 10)
-        assert session["session_id"].startswith("web-")
-        ack = await sio.call("user_uttered", {"message": "你好", "client_id": str(uuid.uuid4())}, timeout=60)
-        assert ack["status"] == "ok"
-        assert (await asyncio.wait_for(replies.get(), 10))["text"]
-    finally:
-        await sio.disconnect()
+    url = base.replace("http", "ws", 1) + "/socket.io/?EIO=4&transport=websocket"
+    async with aiohttp.ClientSession() as http, http.ws_connect(url) as ws:
+
+        async def packet() -> str:
+            while True:
+                data = (await asyncio.wait_for(ws.receive(), 30)).data
+                if data != "2":
+                    return str(data)
+                await ws.send_str("3")  # pong
+
+        assert (await packet()).startswith("0")  # Engine.IO open
+        opened.append(url)
+        if len(opened) == 2:
+            all_open.set()
+        await asyncio.wait_for(all_open.wait(), 30)  # both connections open at once
+        await ws.send_str("40")
+        assert (await packet()).startswith("40")  # namespace connected
+        await ws.send_str('42["session_request",{}]')
+        session = ack = reply = None
+        while reply is None or ack is None:
+            data = await packet()
+            if data.startswith("42"):
+                name, payload = json.loads(data[2:])
+                if name == "session_confirm" and session is None:
+                    session = payload["session_id"]
+                    message = {"message": text, "client_id": str(uuid.uuid4())}
+                    await ws.send_str("421" + json.dumps(["user_uttered", message], ensure_ascii=False))
+                elif name == "bot_uttered":
+                    reply = payload.get("text") or ""
+            elif data.startswith("431"):
+                ack = json.loads(data[3:])[0]["status"]
+        assert session is not None
+        return session, ack, reply
+
+
+async def test_the_widget_protocol_over_websocket_through_nginx(topology: dict[str, Any]) -> None:
+    opened: list[str] = []
+    all_open = asyncio.Event()
+    exchanges = await asyncio.gather(
+        *(_widget_exchange(topology["url"], "你好", opened, all_open) for _ in range(2))
+    )
+    for session, ack, reply in exchanges:
+        assert session.startswith("web-") and ack == "ok" and reply
+    access_log = Path(topology["run_dir"]) / "nginx/access.log"
+    for _ in range(50):  # nginx logs a WebSocket when the connection has closed on both sides
+        lines = [line for line in access_log.read_text().splitlines() if "/socket.io/" in line]
+        if len(lines) >= 2:
+            break
+        time.sleep(0.1)
+    upstreams = {line.split()[-1] for line in lines}
+    # two WebSockets open at once from one address: least_conn, not ip_hash, so one on each process
+    assert len(upstreams) == 2, upstreams
 
 
 def test_ctrl_c_stops_what_it_started(topology: dict[str, Any]) -> None:
