@@ -58,6 +58,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.channels.live import SocketIOTarget, hub_for
+from bot.channels.transcript import button_list, shown_user_text
 from bot.settings import PROJECT_ROOT
 
 if TYPE_CHECKING:
@@ -212,15 +213,6 @@ def handoff_json(handoff: Handoff, now: datetime) -> dict[str, Any]:
     }
 
 
-def _buttons(data: dict[str, Any]) -> list[dict[str, str]]:
-    buttons = data.get("buttons") or data.get("quick_replies") or []
-    return [
-        {"title": str(b.get("title", "")), "payload": str(b.get("payload", ""))}
-        for b in buttons
-        if isinstance(b, dict) and b.get("payload")
-    ]
-
-
 def transcript_from_events(events: Iterable[Event], limit: int = TRANSCRIPT_LIMIT) -> list[dict[str, Any]]:
     """The conversation as an agent reads it: subscriber, bot and agent messages, and handoff marks.
 
@@ -231,13 +223,11 @@ def transcript_from_events(events: Iterable[Event], limit: int = TRANSCRIPT_LIMI
     offered: list[dict[str, str]] = []
     for event in events:
         if isinstance(event, UserUttered):
-            text = event.text or ""
-            if text.startswith("/"):
-                text = next((b["title"] for b in offered if b["payload"] == text), text)
+            text = shown_user_text(event.text or "", offered)
             items.append({"from": "user", "text": text, "time": event.timestamp})
         elif isinstance(event, BotUttered):
             metadata = event.metadata or {}
-            buttons = _buttons(event.data or {})
+            buttons = button_list(event.data or {})
             text = (event.text or "").strip()
             if buttons:
                 text = "\n".join(filter(None, [text, "［选项］" + " / ".join(b["title"] for b in buttons)]))

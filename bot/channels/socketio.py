@@ -61,6 +61,7 @@ from socketio import AsyncServer
 from bot.channels.guard import SecretGuard, default_guard
 from bot.channels.live import client_manager, hub_for
 from bot.channels.rest import FAILURE_TEXT, MAX_MESSAGE_CHARS
+from bot.channels.transcript import button_list, shown_user_text
 
 logger = logging.getLogger(__name__)
 
@@ -178,15 +179,6 @@ class MessageLedger:
             return True
 
 
-def _button_list(data: dict[str, Any]) -> list[dict[str, str]]:
-    buttons = data.get("buttons") or data.get("quick_replies") or []
-    return [
-        {"title": str(b.get("title", "")), "payload": str(b.get("payload", ""))}
-        for b in buttons
-        if isinstance(b, dict) and b.get("payload")
-    ]
-
-
 def history_from_events(events: Iterable[Event], limit: int = HISTORY_LIMIT) -> list[dict[str, Any]]:
     """The user and bot messages of ``events`` as the widget shows them, newest last.
 
@@ -198,14 +190,12 @@ def history_from_events(events: Iterable[Event], limit: int = HISTORY_LIMIT) -> 
     offered: list[dict[str, str]] = []
     for event in events:
         if isinstance(event, UserUttered):
-            text = event.text or ""
-            if text.startswith("/"):
-                text = next((b["title"] for b in offered if b["payload"] == text), text)
+            text = shown_user_text(event.text or "", offered)
             items.append(
                 {"from": "user", "text": text, "time": event.timestamp, "client_id": event.message_id}
             )
         elif isinstance(event, BotUttered):
-            buttons = _button_list(event.data or {})
+            buttons = button_list(event.data or {})
             parts = [p for p in (event.text or "").strip().split("\n\n") if p] or ([""] if buttons else [])
             agent_name = (event.metadata or {}).get("agent_name")
             for index, part in enumerate(parts):
