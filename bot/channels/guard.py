@@ -25,6 +25,9 @@ from typing import TYPE_CHECKING, Any, Optional
 
 from rasa.core.channels.channel import UserMessage
 
+from bot.rasa_patches import ACTION_FAILURES
+from bot.replies import ACTION_FAILURE_TEXT
+
 if TYPE_CHECKING:  # the service (and the store behind it) is built lazily, in the server
     from bot.identity.service import VerificationService
 
@@ -127,7 +130,16 @@ class SecretGuard:
         """The channel-facing callback: filter, then hand over to Rasa."""
 
         async def guarded(message: UserMessage) -> Any:
-            return await on_new_message(await self.filter(message))
+            failures: list[str] = []
+            token = ACTION_FAILURES.set(failures)
+            try:
+                result = await on_new_message(await self.filter(message))
+            finally:
+                ACTION_FAILURES.reset(token)
+            if failures:  # Rasa went on without the action's events; the subscriber must hear something
+                logger.warning("custom action(s) failed while handling a message: %s", ", ".join(failures))
+                await message.output_channel.send_text_message(message.sender_id, ACTION_FAILURE_TEXT)
+            return result
 
         return guarded
 

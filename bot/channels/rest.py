@@ -19,11 +19,11 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.channels.guard import SecretGuard, default_guard
+from bot.replies import FAILURE_TEXT
 
 logger = logging.getLogger(__name__)
 
 MAX_MESSAGE_CHARS = 5000
-FAILURE_TEXT = "抱歉，系统暂时繁忙，这次没能为您处理，您的账户没有任何变动。请稍后再试，或回复“转人工”。"
 
 
 class AuthenticatedRestInput(InputChannel):

@@ -74,6 +74,7 @@ class MetricsConsumer:
         queue: Optional[str] = None,
         exchange: Optional[str] = None,
         batch_size: int = 200,
+        linger: float = 0.25,
     ) -> None:
         """Args:
         store: the billing store the metrics are kept in.
@@ -82,6 +83,7 @@ class MetricsConsumer:
         queue: the queue to read (``settings.events_queue`` by default).
         exchange: the fanout exchange the queue is bound to (``settings.events_exchange``).
         batch_size: the most messages counted in one transaction (also the prefetch count).
+        linger: how long a batch waits for more messages after its first (seconds).
         """
         self.store = store
         self.settings = settings
@@ -89,6 +91,7 @@ class MetricsConsumer:
         self.queue = queue or settings.events_queue
         self.exchange = exchange or settings.events_exchange
         self.batch_size = batch_size
+        self.linger = linger
         self.stats = ConsumerStats()
         self._last_prune = 0.0
 
@@ -201,8 +204,20 @@ class MetricsConsumer:
                         return True
                     continue
                 batch = [first]
-                while len(batch) < self.batch_size and not inbox.empty():
-                    batch.append(inbox.get_nowait())
+                # Events come a few at a time: wait up to ``linger`` seconds for more, so a busy
+                # queue is counted in a few transactions a second rather than one per event.
+                gather_until = time.monotonic() + self.linger
+                while len(batch) < self.batch_size:
+                    if not inbox.empty():
+                        batch.append(inbox.get_nowait())
+                        continue
+                    remaining = gather_until - time.monotonic()
+                    if remaining <= 0:
+                        break
+                    try:
+                        batch.append(await asyncio.wait_for(inbox.get(), timeout=remaining))
+                    except asyncio.TimeoutError:
+                        break
                 last_message = time.monotonic()
                 try:
                     counted, ignored, dropped = await asyncio.to_thread(

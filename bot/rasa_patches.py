@@ -1,0 +1,110 @@
+"""Three changes to Rasa 3.6, installed in every Rasa process that serves our input channels
+(``bot.channels`` installs them when imported).
+
+1. **A cached response validator.** Rasa checks every action server response with
+   ``jsonschema.validate``, which first checks the fixed response schema itself against JSON
+   Schema's metaschema and builds a new validator, on every call: about 19 ms a call here, some
+   40 % of a Rasa process's CPU under load (bench/load.py, profiled with py-spy). The same check
+   is done by one validator built once (the schema is checked once, when installing): the same
+   responses pass, the same ones fail with the same ``ValidationError`` message (0.3 ms).
+
+2. **Failed action calls are noticed.** When the action server cannot be reached (or answers an
+   error), Rasa's processor logs the exception, drops the action's events and goes on, so the
+   subscriber gets no answer at all. Every ``RemoteAction.run`` that fails now records the
+   action's name in :data:`ACTION_FAILURES` (a context variable the secret guard sets for each
+   message, bot/channels/guard.py), and the guard answers such a message kindly. Nothing else
+   changes: the exception still reaches Rasa, which records no event of the failed action.
+
+3. **No blank conversation when the tracker store is down.** Rasa wraps every tracker store in a
+   ``FailSafeTrackerStore``: when reading a conversation fails it answers "no such conversation",
+   so the message is handled as the first of a new one, and the result is kept in that process's
+   memory only (other Rasa processes never see it, PostgreSQL never gets it). While a subscriber's
+   message is handled (inside the guard), a failed read now raises instead: nothing is processed,
+   and the channel answers with its kind failure text. Outside a message (the agent console, the
+   HTTP API) Rasa's behaviour is unchanged. A write that fails after a successful read still
+   falls back to memory, as in Rasa (docs/deployment.md).
+"""
+
+from __future__ import annotations
+
+from contextvars import ContextVar
+from typing import Any, Optional
+
+#: The custom actions that failed while the current message was handled (None outside a message).
+ACTION_FAILURES: ContextVar[Optional[list[str]]] = ContextVar("bot_action_failures", default=None)
+
+_MESSAGE_SUFFIX = (
+    ". Failed to validate Action server response from API, make sure your response from the Action "
+    "endpoint is valid. For more information about the format visit {docs}/custom-actions"
+)
+
+
+def install() -> bool:
+    """Installs the three changes once per process; True when they were installed now."""
+    from rasa.core.actions.action import RemoteAction
+
+    if getattr(RemoteAction.run, "notes_failures", False):
+        return False
+    _install_cached_validator(RemoteAction)
+    _install_failure_notes(RemoteAction)
+    _install_strict_retrieve()
+    return True
+
+
+def in_subscriber_message() -> bool:
+    """Whether a subscriber's message is being handled (the guard set :data:`ACTION_FAILURES`)."""
+    return ACTION_FAILURES.get() is not None
+
+
+def _install_strict_retrieve() -> None:
+    from rasa.core.tracker_store import FailSafeTrackerStore
+
+    original = FailSafeTrackerStore.retrieve
+
+    async def retrieve(self: Any, sender_id: str) -> Any:
+        if not in_subscriber_message():
+            return await original(self, sender_id)
+        return await self._tracker_store.retrieve(sender_id)  # a failure reaches the channel
+
+    FailSafeTrackerStore.retrieve = retrieve
+
+
+def _install_cached_validator(remote_action: Any) -> None:
+    from jsonschema import exceptions, validators
+    from rasa.shared.constants import DOCS_BASE_URL
+
+    schema = remote_action.action_response_format_spec()
+    validator_class = validators.validator_for(schema)
+    validator_class.check_schema(schema)
+    validator = validator_class(schema)
+    suffix = _MESSAGE_SUFFIX.format(docs=DOCS_BASE_URL)
+
+    def _validate_action_result(self: Any, result: dict[str, Any]) -> bool:
+        error = exceptions.best_match(validator.iter_errors(result))
+        if error is not None:
+            error.message += suffix
+            raise error
+        return True
+
+    _validate_action_result.cached_validator = validator  # type: ignore[attr-defined]
+    remote_action._validate_action_result = _validate_action_result
+
+
+def _install_failure_notes(remote_action: Any) -> None:
+    from rasa.core.actions.action import ActionExecutionRejection
+
+    original = remote_action.run
+
+    async def run(self: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await original(self, *args, **kwargs)
+        except ActionExecutionRejection:  # a form's "not this slot": Rasa handles it, not a failure
+            raise
+        except Exception:
+            failures = ACTION_FAILURES.get()
+            if failures is not None:
+                failures.append(self.name())
+            raise
+
+    run.notes_failures = True  # type: ignore[attr-defined]
+    remote_action.run = run

@@ -1,0 +1,16 @@
+"""What a subscriber hears when a message could not be handled. Plain strings, no imports: the
+channels use them, and so does the nginx front that run-prod writes (scripts/run-prod.sh)."""
+
+#: A message that failed in the channel or in Rasa (a store, the lock store, a Rasa process).
+FAILURE_TEXT = (
+    "抱歉，系统暂时繁忙，这次没能为您处理，您的账户没有任何变动。请稍后再试，或回复“转人工”；"
+    "若仍无法接入，请拨打客服热线 10086（7×24小时）。"
+)
+
+#: A message during which a custom action failed (the action server is down or erred;
+#: bot/rasa_patches.py). Handing over to an agent runs on the action server too, so the hotline
+#: is offered.
+ACTION_FAILURE_TEXT = (
+    "抱歉，系统暂时繁忙，这次没能为您处理，您的账户没有任何变动。请稍后再试；"
+    "如需人工服务，请拨打客服热线 10086（7×24小时）。"
+)

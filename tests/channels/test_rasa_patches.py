@@ -1,0 +1,117 @@
+"""Our changes to Rasa 3.6 (bot/rasa_patches.py): the cached action-response validator, failed
+action calls answered kindly, and no blank conversation when the tracker store cannot be read."""
+
+from __future__ import annotations
+
+import socket
+from typing import Any, Optional
+
+import jsonschema
+import pytest
+from rasa.core.actions.action import RemoteAction
+from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
+from rasa.core.nlg import TemplatedNaturalLanguageGenerator
+from rasa.core.tracker_store import FailSafeTrackerStore, InMemoryTrackerStore
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.utils.endpoints import EndpointConfig
+
+import bot.channels  # noqa: F401 - installs the changes, as in every Rasa process serving our channels
+from bot.channels.guard import SecretGuard
+from bot.rasa_patches import ACTION_FAILURES, install
+from bot.replies import ACTION_FAILURE_TEXT
+
+VALID = {"events": [{"event": "slot", "name": "a", "value": 1}], "responses": [{"text": "您好"}]}
+INVALID = [
+    {"events": [{"event": "slot"}], "responses": []},
+    {"events": [], "responses": "不是列表"},
+    {"events": [{"event": "no_such_event"}]},
+    ["not", "an", "object"],
+]
+
+
+def test_install_is_idempotent_and_in_place() -> None:
+    assert install() is False  # bot.channels installed it already
+    assert getattr(RemoteAction._validate_action_result, "cached_validator", None) is not None
+
+
+def test_valid_responses_pass() -> None:
+    assert RemoteAction("action_x", None)._validate_action_result(VALID) is True
+
+
+@pytest.mark.parametrize("response", INVALID)
+def test_invalid_responses_fail_with_rasas_message(response: Any) -> None:
+    with pytest.raises(jsonschema.ValidationError) as plain:
+        jsonschema.validate(response, RemoteAction.action_response_format_spec())
+    with pytest.raises(jsonschema.ValidationError) as ours:
+        RemoteAction("action_x", None)._validate_action_result(response)
+    assert ours.value.message.startswith(plain.value.message)
+    assert "Failed to validate Action server response from API" in ours.value.message
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class _Guard(SecretGuard):
+    def __init__(self) -> None:
+        super().__init__(lambda: None)  # type: ignore[arg-type, return-value]
+
+    async def filter(self, message: UserMessage) -> UserMessage:
+        return message
+
+
+async def _handle_like_rasa(message: UserMessage, action: Optional[RemoteAction]) -> None:
+    """What Rasa's processor does with an action that raises: logs it and goes on without it."""
+    if action is None:
+        await message.output_channel.send_text_message(message.sender_id, "余额 36.50 元")
+        return
+    domain = Domain.empty()
+    try:
+        await action.run(
+            message.output_channel,
+            TemplatedNaturalLanguageGenerator(domain.responses),
+            DialogueStateTracker(message.sender_id, []),
+            domain,
+        )
+    except Exception:  # noqa: BLE001 - as rasa.core.processor._run_action
+        pass
+
+
+async def test_a_message_whose_action_server_is_down_gets_the_kind_answer() -> None:
+    action = RemoteAction(
+        "action_check_balance", EndpointConfig(f"http://127.0.0.1:{_closed_port()}/webhook")
+    )
+    output = CollectingOutputChannel()
+    await _Guard().wrap(lambda m: _handle_like_rasa(m, action))(UserMessage("查余额", output, "conv-1"))
+    assert [m["text"] for m in output.messages] == [ACTION_FAILURE_TEXT]
+    assert "10086" in ACTION_FAILURE_TEXT and "没有任何变动" in ACTION_FAILURE_TEXT
+    assert ACTION_FAILURES.get() is None  # reset after the message
+
+
+async def test_a_message_without_failures_gets_only_its_replies() -> None:
+    output = CollectingOutputChannel()
+    await _Guard().wrap(lambda m: _handle_like_rasa(m, None))(UserMessage("查余额", output, "conv-2"))
+    assert [m["text"] for m in output.messages] == ["余额 36.50 元"]
+
+
+class _BrokenStore(InMemoryTrackerStore):
+    async def retrieve(self, sender_id: str) -> Optional[DialogueStateTracker]:
+        raise ConnectionError("the database is down")
+
+
+async def test_an_unreadable_tracker_store_fails_the_subscribers_message() -> None:
+    store = FailSafeTrackerStore(_BrokenStore(Domain.empty()))
+
+    async def handle(message: UserMessage) -> None:
+        await store.get_or_create_tracker(message.sender_id)
+
+    with pytest.raises(ConnectionError):
+        await _Guard().wrap(handle)(UserMessage("查余额", CollectingOutputChannel(), "conv-3"))
+
+
+async def test_outside_a_message_rasas_fallback_is_kept() -> None:
+    store = FailSafeTrackerStore(_BrokenStore(Domain.empty()))
+    assert await store.retrieve("conv-4") is None  # the console and the HTTP API: Rasa's behaviour
