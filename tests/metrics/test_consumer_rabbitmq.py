@@ -141,3 +141,32 @@ async def test_an_unreachable_broker_is_retried_until_stopped(sqlite_store: Stor
     stop.set()
     stats = await asyncio.wait_for(run, timeout=5)
     assert stats.received == 0
+
+
+@pytest.mark.parametrize("linger, most_batches", [(1.5, 1), (0.0, None)])
+async def test_events_that_trickle_in_are_counted_in_few_transactions(
+    store: Store, rabbit_settings: Settings, names: tuple[str, str], linger: float, most_batches: Any
+) -> None:
+    queue, exchange = names
+    consumer = MetricsConsumer(store, rabbit_settings, queue=queue, exchange=exchange, linger=linger)
+    batches: list[int] = []
+    count_batch = consumer.count_batch
+
+    def counting(bodies: list[bytes]) -> tuple[int, int, int]:
+        batches.append(len(bodies))
+        return count_batch(bodies)
+
+    consumer.count_batch = counting  # type: ignore[method-assign]
+    run = asyncio.create_task(consumer.run(asyncio.Event(), idle_exit=2.0))
+    events = balance_turn("rmq-3", T0, latency=0.4)
+    for event in events:  # one at a time, as a conversation produces them
+        await publish(rabbit_settings, queue, exchange, [event])
+        await asyncio.sleep(0.1)
+    stats = await asyncio.wait_for(run, timeout=20)
+    assert stats.received == len(events) and sum(batches) == len(events)
+    if most_batches is not None:
+        assert len(batches) <= most_batches, batches  # gathered for up to 1.5 s: one transaction
+    else:
+        assert len(batches) > 1, batches  # no lingering: each trickle is its own transaction
+    with store.transaction() as session:
+        assert session.get(ConversationMetrics, "rmq-3") is not None
