@@ -29,6 +29,8 @@ write_nginx_conf() {
     user_line="user www-data;"
     chown -R www-data "$ngx/tmp"
   fi
+  local py=$root/.venv/bin/python; [ -x "$py" ] || py=python3
+  rest_failure_json=$(cd "$root" && "$py" -c 'import json; from bot.replies import FAILURE_TEXT; print(json.dumps([{"text": FAILURE_TEXT}], ensure_ascii=False))')
   for port in "$@"; do servers+="        server 127.0.0.1:$port max_fails=2 fail_timeout=10s;"$'\n'; done
   cat >"$ngx/nginx.conf" <<NGINX
 # Written by scripts/run-prod.sh. Run as: nginx -p $ngx -c $ngx/nginx.conf
@@ -91,6 +93,19 @@ $servers    }
             proxy_pass http://rasa_any;
             proxy_set_header Connection "";
             proxy_read_timeout 120s;
+        }
+        # A REST message whose Rasa process died while handling it (or none answers): the client
+        # gets the channel's kind failure text (bot/channels/rest.py) as JSON, not nginx's 502 page.
+        # The message is not passed to another process: it may have been half handled (a POST).
+        location /webhooks/rest/ {
+            proxy_pass http://rasa_any;
+            proxy_set_header Connection "";
+            proxy_read_timeout 120s;
+            error_page 502 504 = @rest_unavailable;
+        }
+        location @rest_unavailable {
+            default_type "application/json; charset=utf-8";
+            return 503 '$rest_failure_json';
         }
     }
 }
@@ -327,11 +342,26 @@ stop() {
 }
 trap 'stop; exit 0' INT TERM
 trap stop EXIT
-start() {  # name, log, command...: in a session of its own, so Ctrl-C reaches this script only
-  local name=$1 log=$2; shift 2
-  setsid "$@" >"$log" 2>&1 &
-  pids+=($!); names+=("$name"); logs+=("$log")
+cmds=()
+mkdir -p "$run/pids"
+rm -f "$run"/pids/*.pid
+launch() {  # index: (re)starts process i in a session of its own, so Ctrl-C reaches this script only
+  local i=$1
+  eval "local -a command=(${cmds[$i]})"
+  setsid "${command[@]}" >>"${logs[$i]}" 2>&1 &
+  pids[$i]=$!
+  echo "${pids[$i]}" >"$run/pids/${pidfiles[$i]}.pid"  # for the benchmarks (bench/faults.py)
 }
+start() {  # name, log, command...
+  local name=$1 log=$2 i=${#names[@]} pidfile
+  shift 2
+  pidfile=$(printf '%s' "$name" | tr -cs 'A-Za-z0-9' '-' | tr 'A-Z' 'a-z')
+  names+=("$name"); logs+=("$log"); pidfiles+=("${pidfile%-}")
+  cmds+=("$(printf '%q ' "$@")")
+  : >"$log"
+  launch "$i"
+}
+pidfiles=()
 
 start "action server" "$run/action-server.log" .venv/bin/python -m bot.action_server --port "$ACTION_SERVER_PORT" --workers "$workers"
 rasa_ports=()
@@ -360,6 +390,32 @@ say ""
 say "Starting ${#rasa_ports[@]} Rasa process(es) on ${rasa_ports[*]}, the action server ($workers workers) on $ACTION_SERVER_PORT ..."
 say "(logs in var/run-prod/; each Rasa process loads the model, which takes a while on two cores)"
 started=$(date +%s)
+# Once everything is ready, a process that exits is started again after PROD_RESTART_DELAY seconds,
+# as systemd or Kubernetes would; one that exits PROD_RESTART_LIMIT times within ten minutes stops
+# the whole topology (exit 1). The other Rasa processes go on serving meanwhile (docs/deployment.md).
+restart_delay=${PROD_RESTART_DELAY:-2}
+restart_limit=${PROD_RESTART_LIMIT:-5}
+declare -A exits=()
+supervise() {
+  local i now recent
+  while true; do
+    wait -n "${pids[@]}" || true
+    for i in "${!pids[@]}"; do
+      kill -0 "${pids[$i]}" 2>/dev/null && continue
+      now=$(date +%s)
+      recent=""
+      for t in ${exits[$i]:-}; do [ $((now - t)) -lt 600 ] && recent+="$t "; done
+      exits[$i]="$recent$now"
+      if [ "$(wc -w <<<"${exits[$i]}")" -ge "$restart_limit" ]; then
+        say "$(date '+%F %T') ${names[$i]} exited $restart_limit times in ten minutes; stopping. See ${logs[$i]#"$root"/}." >&2
+        exit 1
+      fi
+      say "$(date '+%F %T') ${names[$i]} exited; starting it again in ${restart_delay} s (log: ${logs[$i]#"$root"/})."
+      sleep "$restart_delay"
+      launch "$i"
+    done
+  done
+}
 ready() {
   curl -fsS "http://127.0.0.1:$ACTION_SERVER_PORT/health" >/dev/null 2>&1 || return 1
   for port in "${rasa_ports[@]}"; do curl -fsS "http://127.0.0.1:$port/" >/dev/null 2>&1 || return 1; done
@@ -410,11 +466,7 @@ MSG
     fi
     say ""
     say "Press Ctrl-C to stop."
-    wait -n "${pids[@]}" || true
-    for i in "${!pids[@]}"; do
-      kill -0 "${pids[$i]}" 2>/dev/null || say "${names[$i]} stopped; see ${logs[$i]#"$root"/}." >&2
-    done
-    exit 1
+    supervise
   fi
   for i in "${!pids[@]}"; do
     if ! kill -0 "${pids[$i]}" 2>/dev/null; then
