@@ -57,7 +57,7 @@ test: setup
 	@scripts/test.sh
 
 lint: setup
-	$(VENV)/bin/uv tool run ruff@0.8.4 check bot actions tests
+	$(VENV)/bin/uv tool run ruff@0.8.4 check bot actions tests bench
 	$(VENV)/bin/uv tool run mypy@1.13.0 --python-executable $(PY) bot actions
 
 clean:

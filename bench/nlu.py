@@ -41,7 +41,7 @@ def train(out_dir: str, config: str, data: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", help="score this model instead of training one")
-    parser.add_argument("--config", default=str(ROOT / "config.yml"), help="pipeline to train (default: ours)")
+    parser.add_argument("--config", default=str(ROOT / "config.yml"), help="pipeline to train (ours)")
     parser.add_argument("--data", default=str(ROOT / "data"), help="training data (default: ours)")
     parser.add_argument("--held-out", default=str(ROOT / "tests" / "nlu" / "held_out.yml"))
     parser.add_argument("--save-model", help="keep the trained model at this path")

@@ -1,0 +1,434 @@
+"""Load benchmark: the production topology under simulated subscribers, against the stock Rasa bot.
+
+``make bench-load``. One run, one JSON object on stdout (progress on stderr):
+
+1. **Ours** (``make run-prod`` with PROD_DEMO=1, on databases, a queue and ports of its own: nginx,
+   RASA_REPLICAS Rasa processes on PostgreSQL + Redis + RabbitMQ, the action server's workers):
+
+   * ``subscribers``: ``--users`` simulated subscribers (50) with think time between turns play
+     the scripted conversations of bench/harness.py (verification, unknown charge, alert, closure),
+     half over REST and half over the widget's socket.io protocol, for ``--duration`` seconds. Turn
+     latency p50/p95/p99, messages per second, errors, replies that were the kind failure text,
+     replies that were not what the script expects, and **lost** messages: a message without its
+     reply, or answered but not in the tracker store with a bot event after it.
+   * ``throughput``: closed loops with no think time at rising concurrency over REST; the maximum
+     sustained throughput is the highest rate of a step with no error, nothing lost and p95 within
+     ``--slo-ms``.
+
+2. **Stock** (``rasa init``'s starter bot, trained once into var/bench/stock-bot, served by one
+   ``rasa run`` process as shipped: REST, in-memory tracker store): the same throughput steps over
+   REST with its own conversation (greet, mood, affirm, goodbye), and the same subscriber load over
+   REST.
+
+The ratio ours/stock of maximum sustained throughput is printed with the targets
+(50 subscribers: p95 < 300 ms, 0 errors, 0 lost; ratio ≥ 2).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import random
+import shutil
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Optional
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.harness import (  # noqa: E402
+    ROOT,
+    SCRIPTS,
+    Conversation,
+    NumberPool,
+    Outbox,
+    RestSubscriber,
+    Topology,
+    Turn,
+    WidgetSubscriber,
+    clone_accounts,
+    current_model,
+    free_ports,
+    run_conversation,
+    summarise,
+    tracker_losses,
+)
+
+STOCK_SCRIPT = [("hello", ("",)), ("I am very sad", ("",)), ("yes", ("",)), ("goodbye", ("",))]
+
+
+def log(*parts: Any) -> None:
+    print(f"[{datetime.now():%H:%M:%S}]", *parts, file=sys.stderr, flush=True)
+
+
+# --- drivers -------------------------------------------------------------------------------------
+
+
+async def drive(
+    url: str,
+    users: int,
+    duration: float,
+    think: tuple[float, float],
+    channels: tuple[str, ...],
+    play: Any,
+    seed: int = 7,
+) -> tuple[list[Conversation], float]:
+    """``users`` simulated subscribers, each playing conversations back to back for ``duration`` s.
+
+    A subscriber starts a conversation only before the deadline and finishes the one it is in.
+    ``play(subscriber, index, think)`` plays one conversation.
+    """
+    import aiohttp
+
+    rng = random.Random(seed)
+    done: list[Conversation] = []
+    connector = aiohttp.TCPConnector(limit=0, force_close=False)
+    async with aiohttp.ClientSession(connector=connector) as http:
+        started = time.perf_counter()
+        deadline = started + duration
+
+        async def user(index: int) -> None:
+            channel = channels[index % len(channels)]
+            pause_rng = random.Random(rng.random())
+
+            async def pause() -> None:
+                if think[1] > 0:
+                    await asyncio.sleep(pause_rng.uniform(*think))
+
+            await asyncio.sleep(pause_rng.uniform(0, think[1]))  # arrivals spread over one think time
+            iteration = 0
+            while time.perf_counter() < deadline:
+                subscriber: Any = (
+                    RestSubscriber(http, url) if channel == "rest" else WidgetSubscriber(http, url)
+                )
+                try:
+                    conversation = await play(
+                        subscriber, index + iteration * users, pause if think[1] > 0 else None
+                    )
+                finally:
+                    await subscriber.close()
+                conversation.channel = channel
+                done.append(conversation)
+                iteration += 1
+                if think[1] > 0:
+                    await pause()
+
+        await asyncio.gather(*(user(i) for i in range(users)))
+        elapsed = time.perf_counter() - started
+    return done, elapsed
+
+
+def ours_player(pool: NumberPool, outbox: Outbox) -> Any:
+    names = list(SCRIPTS)
+
+    async def play(subscriber: Any, index: int, think: Any) -> Conversation:
+        script = names[index % len(names)]
+        return await run_conversation(subscriber, script, pool.take(script), outbox, think)
+
+    return play
+
+
+async def stock_play(subscriber: Any, index: int, think: Any) -> Conversation:
+    conversation = Conversation("stock", "rest")
+    for step, (text, _) in enumerate(STOCK_SCRIPT):
+        if step and think is not None:
+            await think()
+        turn = await subscriber.say(text)
+        conversation.sender = subscriber.sender
+        conversation.turns.append(turn)
+        if turn.error:
+            break
+    return conversation
+
+
+def report(conversations: list[Conversation], elapsed: float, tracker_url: Optional[str]) -> dict[str, Any]:
+    turns: list[Turn] = [t for c in conversations for t in c.turns]
+    figures = summarise(turns, elapsed)
+    figures["seconds"] = round(elapsed, 1)
+    figures["conversations"] = len(conversations)
+    figures["unexpected_replies"] = sum(c.unexpected for c in conversations)
+    errors: dict[str, int] = {}
+    for t in turns:
+        if t.error:
+            errors[t.error] = errors.get(t.error, 0) + 1
+    figures["error_kinds"] = errors
+    unanswered = sum(1 for t in turns if t.error)
+    if tracker_url:
+        answered: dict[str, int] = {}
+        for c in conversations:
+            if c.sender:
+                answered[c.sender] = answered.get(c.sender, 0) + sum(1 for t in c.turns if t.error is None)
+        check = tracker_losses(tracker_url, answered)
+        figures["lost"] = unanswered + check["lost"]
+        figures["lost_detail"] = {"no_reply": unanswered, "answered_not_in_tracker": check["lost"]}
+    else:
+        figures["lost"] = unanswered
+        figures["lost_detail"] = {"no_reply": unanswered, "answered_not_in_tracker": None}
+    by_channel = {}
+    for channel in sorted({c.channel for c in conversations}):
+        own = [t for c in conversations if c.channel == channel for t in c.turns]
+        by_channel[channel] = summarise(own, elapsed)
+    figures["by_channel"] = by_channel
+    return figures
+
+
+def steps_report(
+    url: str, steps: list[int], seconds: float, play: Any, slo_ms: float, tracker_url: Optional[str]
+) -> dict[str, Any]:
+    results = []
+    for concurrency in steps:
+        log(f"  throughput step: {concurrency} concurrent, {seconds:.0f} s")
+        conversations, elapsed = asyncio.run(drive(url, concurrency, seconds, (0, 0), ("rest",), play))
+        figures = report(conversations, elapsed, tracker_url)
+        figures["concurrency"] = concurrency
+        for key in ("by_channel", "error_kinds", "conversations"):
+            figures.pop(key, None)
+        log(
+            f"    {figures['messages_per_second']} msg/s, p95 {figures['latency_ms']['p95']} ms,"
+            f" errors {figures['errors']}"
+        )
+        results.append(figures)
+        if figures["errors"] or (figures["latency_ms"]["p95"] or 0) > 4 * slo_ms:
+            break  # past saturation: more concurrency only queues
+    sustained = [
+        r
+        for r in results
+        if r["errors"] == 0
+        and r["lost"] == 0
+        and r["latency_ms"]["p95"] is not None
+        and r["latency_ms"]["p95"] <= slo_ms
+    ]
+    best = max(sustained, key=lambda r: r["messages_per_second"], default=None)
+    return {
+        "slo_p95_ms": slo_ms,
+        "steps": results,
+        "max_sustained_messages_per_second": best["messages_per_second"] if best else None,
+        "at_concurrency": best["concurrency"] if best else None,
+    }
+
+
+# --- ours ----------------------------------------------------------------------------------------
+
+
+def measure_ours(args: argparse.Namespace) -> dict[str, Any]:
+    model = args.model or current_model()
+    run_dir = ROOT / "var" / "bench" / "run-prod"
+    shutil.rmtree(run_dir, ignore_errors=True)
+    env = {"RASA_MODEL": model}
+    log(
+        f"starting the topology: {args.replicas} Rasa processes, {args.workers} action workers,"
+        f" model {Path(model).name}"
+    )
+    started = time.perf_counter()
+    with Topology(run_dir, replicas=args.replicas, workers=args.workers, env=env) as topology:
+        ready_s = round(time.perf_counter() - started, 1)
+        turns_per_conversation = max(len(s) for s in SCRIPTS.values())
+        need = int(args.users * args.duration / (turns_per_conversation * args.think_min)) + 40
+        copies = max(50, min(400, need // len(SCRIPTS) + 1))
+        log(f"ready in {ready_s} s; cloning {copies} accounts per script")
+        numbers = clone_accounts(topology.billing_url, copies)
+        pool, outbox = NumberPool(numbers), Outbox(topology.billing_url)
+        play = ours_player(pool, outbox)
+        try:
+            log("warm-up")
+            asyncio.run(drive(topology.url, 4, 10, (0, 0), ("rest", "socketio"), play))
+            log(
+                f"subscribers: {args.users} for {args.duration:.0f} s,"
+                f" think {args.think_min}-{args.think_max} s"
+            )
+            conversations, elapsed = asyncio.run(
+                drive(
+                    topology.url,
+                    args.users,
+                    args.duration,
+                    (args.think_min, args.think_max),
+                    ("rest", "socketio"),
+                    play,
+                )
+            )
+            subscribers = report(conversations, elapsed, topology.tracker_url)
+            log(
+                f"  {subscribers['messages_per_second']} msg/s, p95 {subscribers['latency_ms']['p95']} ms,"
+                f" errors {subscribers['errors']}, lost {subscribers['lost']}"
+            )
+            throughput = steps_report(
+                topology.url, args.steps, args.step_seconds, play, args.slo_ms, topology.tracker_url
+            )
+        finally:
+            outbox.dispose()
+        nginx_upstreams = _upstream_spread(run_dir / "nginx" / "access.log")
+    return {
+        "topology": {
+            "rasa_processes": args.replicas,
+            "action_server_workers": args.workers,
+            "front": "nginx",
+            "stores": "PostgreSQL tracker and billing store, Redis lock store and socket.io manager,"
+            " RabbitMQ event broker",
+            "ready_seconds": ready_s,
+            "requests_per_rasa_process": nginx_upstreams,
+        },
+        "subscribers": subscribers,
+        "throughput": throughput,
+    }
+
+
+def _upstream_spread(access_log: Path) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    if access_log.exists():
+        for line in access_log.read_text().splitlines():
+            upstream = line.rsplit(" ", 1)[-1]
+            if upstream.startswith("127.0.0.1:"):
+                counts[upstream] = counts.get(upstream, 0) + 1
+    return counts
+
+
+# --- stock ---------------------------------------------------------------------------------------
+
+
+def stock_model(folder: Path) -> str:
+    """``rasa init --no-prompt`` into ``folder`` once (it trains the starter bot); the model's path."""
+    models = sorted((folder / "models").glob("*.tar.gz")) if folder.exists() else []
+    if not models:
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        log("training the stock starter bot (rasa init --no-prompt) ...")
+        subprocess.run(
+            [str(ROOT / ".venv" / "bin" / "rasa"), "init", "--no-prompt", "--init-dir", str(folder)],
+            cwd=folder.parent,
+            check=True,
+            stdout=sys.stderr,
+            stderr=sys.stderr,
+            env={**os.environ, "RASA_TELEMETRY_ENABLED": "false"},
+        )
+        models = sorted((folder / "models").glob("*.tar.gz"))
+    return str(models[-1])
+
+
+def measure_stock(args: argparse.Namespace) -> dict[str, Any]:
+    folder = ROOT / "var" / "bench" / "stock-bot"
+    model = stock_model(folder)
+    port = free_ports(1)
+    log_path = ROOT / "var" / "bench" / "stock-bot.log"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RASA_", "BOT_"))}
+    env["RASA_TELEMETRY_ENABLED"] = "false"
+    command = [
+        str(ROOT / ".venv" / "bin" / "rasa"), "run", "--model", model,
+        "--interface", "127.0.0.1", "--port", str(port),
+        "--credentials", str(folder / "credentials.yml"), "--endpoints", str(folder / "endpoints.yml"),
+    ]  # fmt: skip
+    started = time.perf_counter()
+    with open(log_path, "w") as out:
+        proc = subprocess.Popen(command, cwd=folder, env=env, stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_http(f"{url}/webhooks/rest/", proc, 300)
+        ready_s = round(time.perf_counter() - started, 1)
+        log(f"stock bot ready in {ready_s} s on one process")
+        asyncio.run(drive(url, 4, 10, (0, 0), ("rest",), _stock_rest(url)))
+        log(f"stock subscribers: {args.users} for {args.duration:.0f} s over REST")
+        conversations, elapsed = asyncio.run(
+            drive(
+                url, args.users, args.duration, (args.think_min, args.think_max), ("rest",), _stock_rest(url)
+            )
+        )
+        subscribers = report(conversations, elapsed, None)
+        throughput = steps_report(url, args.steps, args.step_seconds, _stock_rest(url), args.slo_ms, None)
+    finally:
+        proc.terminate()
+        proc.wait(60)
+    return {
+        "bot": "rasa init --no-prompt (Rasa 3.6 starter bot), one rasa run process, REST,"
+        " in-memory tracker store",
+        "ready_seconds": ready_s,
+        "subscribers": subscribers,
+        "throughput": throughput,
+    }
+
+
+def _stock_rest(url: str) -> Any:
+    async def play(subscriber: Any, index: int, think: Any) -> Conversation:
+        if isinstance(subscriber, RestSubscriber):
+            subscriber.headers = {}
+        return await stock_play(subscriber, index, think)
+
+    return play
+
+
+def _wait_http(url: str, proc: subprocess.Popen[Any], timeout: float) -> None:
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the server exited ({proc.returncode})")
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except OSError:
+            time.sleep(1)
+    raise RuntimeError(f"{url} did not answer in {timeout} s")
+
+
+# --- main ----------------------------------------------------------------------------------------
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--users", type=int, default=50, help="simulated subscribers (default 50)")
+    parser.add_argument(
+        "--duration", type=float, default=120, help="seconds of subscriber load (default 120)"
+    )
+    parser.add_argument("--think-min", type=float, default=2.0, help="shortest pause between turns, s")
+    parser.add_argument("--think-max", type=float, default=6.0, help="longest pause between turns, s")
+    parser.add_argument(
+        "--steps", type=lambda s: [int(x) for x in s.split(",")], default=[1, 2, 4, 8, 16, 32]
+    )
+    parser.add_argument("--step-seconds", type=float, default=20)
+    parser.add_argument(
+        "--slo-ms", type=float, default=1000, help="p95 bound of a sustained step (default 1000)"
+    )
+    parser.add_argument("--replicas", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--model", help="our model (default: the current one, trained when stale)")
+    parser.add_argument("--skip-stock", action="store_true", help="measure ours only")
+    args = parser.parse_args(argv)
+
+    result: dict[str, Any] = {
+        "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
+        f"{round(os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30)} GiB,"
+        f" Python {platform.python_version()}",
+        "settings": {
+            "users": args.users,
+            "duration_s": args.duration,
+            "think_s": [args.think_min, args.think_max],
+            "steps": args.steps,
+            "step_seconds": args.step_seconds,
+        },
+    }
+    result["ours"] = measure_ours(args)
+    if not args.skip_stock:
+        result["stock"] = measure_stock(args)
+        ours = result["ours"]["throughput"]["max_sustained_messages_per_second"]
+        stock = result["stock"]["throughput"]["max_sustained_messages_per_second"]
+        result["throughput_ratio"] = round(ours / stock, 2) if ours and stock else None
+    subscribers = result["ours"]["subscribers"]
+    p95 = subscribers["latency_ms"]["p95"]
+    result["targets"] = {
+        "p95_under_300ms_with_50_subscribers": bool(args.users >= 50 and p95 is not None and p95 < 300),
+        "zero_errors": subscribers["errors"] == 0,
+        "zero_lost": subscribers["lost"] == 0,
+        "throughput_at_least_twice_stock": (result.get("throughput_ratio") or 0) >= 2,
+    }
+    print(json.dumps(result, ensure_ascii=False, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
