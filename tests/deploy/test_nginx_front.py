@@ -12,6 +12,7 @@ import socket
 import subprocess
 import threading
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -40,6 +41,11 @@ class _Echo(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
+
+    def do_POST(self) -> None:  # noqa: N802 - a Rasa process that dies while handling a message
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.close_connection = True
+        self.connection.shutdown(socket.SHUT_RDWR)
 
     def log_message(self, *args: object) -> None:
         pass
@@ -121,3 +127,21 @@ def test_query_strings_stay_out_of_the_access_log(front: tuple[str, Path, list[i
     log = (directory / "access.log").read_text()
     assert "/conversations/c1/tracker" in log
     assert "secret-api-token" not in log
+
+
+def test_a_rest_message_whose_process_died_gets_the_kind_failure_text(
+    front: tuple[str, Path, list[int]],
+) -> None:
+    from bot.replies import FAILURE_TEXT
+
+    base, _, _ = front
+    request = urllib.request.Request(
+        f"{base}/webhooks/rest/webhook",
+        data=json.dumps({"sender": "s1", "message": "查余额"}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with pytest.raises(urllib.error.HTTPError) as failed:
+        urllib.request.urlopen(request, timeout=10)
+    assert failed.value.code == 503
+    assert failed.value.headers["Content-Type"].startswith("application/json")
+    assert json.loads(failed.value.read()) == [{"text": FAILURE_TEXT}]

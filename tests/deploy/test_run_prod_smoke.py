@@ -12,117 +12,34 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import subprocess
 import time
 import urllib.request
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from bench.harness import Topology, port_free
 from bot.settings import PROJECT_ROOT
 
 pytestmark = pytest.mark.skipif(
     os.environ.get("RUN_PROD_SMOKE") != "1", reason="set RUN_PROD_SMOKE=1 to start the whole topology"
 )
-PG = "postgresql+psycopg2://postgres@127.0.0.1:5432"
-SUFFIX = f"smoke_{os.getpid()}"
-
-
-def _free_ports(count: int) -> int:
-    """The first of ``count`` consecutive free ports."""
-    for _ in range(50):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            first = int(s.getsockname()[1])
-        if first + count < 65000 and all(_free(first + i) for i in range(count)):
-            return first
-    raise RuntimeError("no free ports")
-
-
-def _free(port: int) -> bool:
-    with socket.socket() as s:
-        return s.connect_ex(("127.0.0.1", port)) != 0
 
 
 @pytest.fixture(scope="module")
-def topology(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+def topology(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Topology]:
+    """run-prod with databases, a queue, ports and a folder of its own (bench/harness.py)."""
     run_dir = tmp_path_factory.mktemp("run-prod")
     run_dir.chmod(0o755)
-    base, front, action = _free_ports(2), _free_ports(1), _free_ports(1)
-    env = {
-        **os.environ,
-        "PROD_DEMO": "1",
-        "RASA_REPLICAS": "2",
-        "RASA_BASE_PORT": str(base),
-        "PROD_PORT": str(front),
-        "ACTION_SERVER_PORT": str(action),
-        "PROD_BILLING_DB": f"billing_{SUFFIX}",
-        "RASA_TRACKER_DB_NAME": f"rasa_tracker_{SUFFIX}",
-        "RASA_EVENTS_QUEUE": f"events_{SUFFIX}",
-        "RASA_EVENTS_EXCHANGE": f"events-{SUFFIX}",
-        "RUN_PROD_DIR": str(run_dir),
-    }
-    for name in ("BOT_ENV", "BOT_DATABASE_URL", "ACTION_ENDPOINT", "SOCKETIO_REDIS_URL"):
-        env.pop(name, None)
-    proc = subprocess.Popen(
-        [str(PROJECT_ROOT / "scripts/run-prod.sh")],
-        cwd=PROJECT_ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    assert proc.stdout is not None
-    output: list[str] = []
-    deadline = time.monotonic() + 900
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line:
-            break
-        output.append(line)
-        if "Press Ctrl-C to stop." in line:
-            break
-    text = "".join(output)
+    topology = Topology(run_dir, replicas=2, workers=2, env={"PROD_RESTART_DELAY": "1"})
+    topology.start()
     try:
-        assert "The assistant is running" in text, text
-        yield {"url": f"http://127.0.0.1:{front}", "output": text, "run_dir": run_dir, "proc": proc}
+        yield topology
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-            rest, _ = proc.communicate(timeout=120)
-            output.append(rest)
-        subprocess.run(
-            [
-                "psql",
-                "-h",
-                "127.0.0.1",
-                "-U",
-                "postgres",
-                "-d",
-                "postgres",
-                "-q",
-                "-c",
-                f'DROP DATABASE IF EXISTS "billing_{SUFFIX}" WITH (FORCE)',
-                "-c",
-                f'DROP DATABASE IF EXISTS "rasa_tracker_{SUFFIX}" WITH (FORCE)',
-            ],
-            check=False,
-        )
-        asyncio.run(_delete_queue(f"events_{SUFFIX}", f"events-{SUFFIX}"))
-
-
-async def _delete_queue(queue: str, exchange: str) -> None:
-    import aio_pika
-
-    connection = await aio_pika.connect(host="127.0.0.1", login="guest", password="guest", timeout=5)
-    async with connection:
-        channel = await connection.channel()
-        await channel.queue_delete(queue)
-        await channel.exchange_delete(exchange)
+        topology.stop()
 
 
 def _say(url: str, sender: str, text: str) -> list[dict[str, Any]]:
@@ -135,8 +52,8 @@ def _say(url: str, sender: str, text: str) -> list[dict[str, Any]]:
         return json.loads(reply.read())
 
 
-def _metrics() -> dict[str, Any]:
-    env = {**os.environ, "BOT_ENV": "development", "BOT_DATABASE_URL": f"{PG}/billing_{SUFFIX}"}
+def _metrics(billing_url: str) -> dict[str, Any]:
+    env = {**os.environ, "BOT_ENV": "development", "BOT_DATABASE_URL": billing_url}
     out = subprocess.run(
         [str(PROJECT_ROOT / ".venv/bin/python"), "-m", "bot", "metrics"],
         cwd=PROJECT_ROOT,
@@ -148,9 +65,9 @@ def _metrics() -> dict[str, Any]:
     return json.loads(out)
 
 
-def test_the_topology_answers_through_nginx_on_both_processes_and_counts(topology: dict[str, Any]) -> None:
-    url, run_dir = topology["url"], Path(topology["run_dir"])
-    output = topology["output"]
+def test_the_topology_answers_through_nginx_on_both_processes_and_counts(topology: Topology) -> None:
+    url, run_dir = topology.url, topology.run_dir
+    output = "".join(topology.output)
     for service in ("PostgreSQL  up", "Redis       up", "RabbitMQ    up", "nginx       found"):
         assert service in output, output
     senders = [f"smoke-{uuid.uuid4().hex[:8]}" for _ in range(6)]
@@ -164,7 +81,7 @@ def test_the_topology_answers_through_nginx_on_both_processes_and_counts(topolog
     assert len(upstreams) == 2, upstreams  # least_conn spread the conversations over both processes
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        summary = _metrics()
+        summary = _metrics(topology.billing_url)
         if summary["turns"] >= len(senders) and summary["latency_ms"]["count"] >= len(senders):
             break
         time.sleep(1)
@@ -214,15 +131,15 @@ async def _widget_exchange(
         return session, ack, reply
 
 
-async def test_the_widget_protocol_over_websocket_through_nginx(topology: dict[str, Any]) -> None:
+async def test_the_widget_protocol_over_websocket_through_nginx(topology: Topology) -> None:
     opened: list[str] = []
     all_open = asyncio.Event()
     exchanges = await asyncio.gather(
-        *(_widget_exchange(topology["url"], "你好", opened, all_open) for _ in range(2))
+        *(_widget_exchange(topology.url, "你好", opened, all_open) for _ in range(2))
     )
     for session, ack, reply in exchanges:
         assert session.startswith("web-") and ack == "ok" and reply
-    access_log = Path(topology["run_dir"]) / "nginx/access.log"
+    access_log = topology.run_dir / "nginx/access.log"
     for _ in range(50):  # nginx logs a WebSocket when the connection has closed on both sides
         lines = [line for line in access_log.read_text().splitlines() if "/socket.io/" in line]
         if len(lines) >= 2:
@@ -233,10 +150,32 @@ async def test_the_widget_protocol_over_websocket_through_nginx(topology: dict[s
     assert len(upstreams) == 2, upstreams
 
 
-def test_ctrl_c_stops_what_it_started(topology: dict[str, Any]) -> None:
-    proc = topology["proc"]
+def test_a_process_that_dies_is_started_again(topology: Topology) -> None:
+    said = len(topology.output)
+    action_server = topology.pid("action-server")
+    os.killpg(action_server, signal.SIGKILL)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if "action server exited; starting it again" in topology.said_since(said):
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{topology.action_port}/health", timeout=2):
+                    break
+            except OSError:
+                pass
+        time.sleep(0.5)
+    else:
+        pytest.fail("the action server was not started again:\n" + topology.said_since(said))
+    assert topology.pid("action-server") != action_server
+    assert _say(topology.url, f"smoke-{uuid.uuid4().hex[:8]}", "你好")  # the topology answers again
+
+
+def test_ctrl_c_stops_what_it_started(topology: Topology) -> None:
+    proc = topology.proc
+    assert proc is not None
     proc.send_signal(signal.SIGINT)
-    rest, _ = proc.communicate(timeout=120)
-    assert proc.returncode == 0
-    assert "Stopped (PostgreSQL, Redis and RabbitMQ keep running" in rest
-    assert _free(int(topology["url"].rsplit(":", 1)[1]))
+    assert proc.wait(timeout=120) == 0
+    deadline = time.monotonic() + 5
+    while "Stopped (PostgreSQL, Redis and RabbitMQ keep running" not in "".join(topology.output):
+        assert time.monotonic() < deadline, "".join(topology.output[-20:])
+        time.sleep(0.1)
+    assert port_free(int(topology.url.rsplit(":", 1)[1]))
