@@ -6,7 +6,7 @@ UV_VERSION := 0.13.9
 STAMP := $(VENV)/.installed-$(shell sha256sum requirements.lock 2>/dev/null | cut -c1-12)
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: setup run train test lint lock clean db seed bench-nlu web run-prod
+.PHONY: setup run train test lint lock clean db seed bench-nlu bench-load bench-faults web run-prod
 
 # The web widget (web/): `npm ci` when the lock file changes, a build when a source changes.
 WEB_SOURCES := web/package.json web/build.mjs $(wildcard web/src/*) $(wildcard web/agent/*)
@@ -65,3 +65,13 @@ clean:
 
 bench-nlu: setup
 	@source scripts/env.sh && $(PY) bench/nlu.py
+
+# The production topology under load, against the stock `rasa init` bot (bench/load.py; about 12 min).
+# Needs nginx (PROD_INSTALL_NGINX=1 installs it), PostgreSQL, Redis and RabbitMQ; prints JSON.
+bench-load: setup
+	@source scripts/env.sh && $(PY) bench/load.py $(ARGS)
+
+# Faults in the production topology (bench/faults.py; about 5 min): kills a Rasa process and the
+# action server, restarts this machine's PostgreSQL and Redis (started again afterwards); prints JSON.
+bench-faults: setup
+	@source scripts/env.sh && $(PY) bench/faults.py $(ARGS)

@@ -176,7 +176,7 @@ class Topology:
             f'DROP DATABASE IF EXISTS "{self.tracker_db}" WITH (FORCE)',
         )
         try:
-            asyncio.run(_delete_queue(self.queue, self.exchange))
+            asyncio.run(delete_queue(self.queue, self.exchange))
         except Exception:  # noqa: BLE001 - RabbitMQ may be the thing a benchmark stopped
             pass
 
@@ -187,7 +187,7 @@ class Topology:
         self.stop()
 
 
-async def _delete_queue(queue: str, exchange: str) -> None:
+async def delete_queue(queue: str, exchange: str) -> None:
     import aio_pika
 
     connection = await aio_pika.connect(host="127.0.0.1", login="guest", password="guest", timeout=5)

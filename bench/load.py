@@ -40,9 +40,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Optional
 
+import yaml
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.harness import (  # noqa: E402
+    PG,
     ROOT,
     SCRIPTS,
     Conversation,
@@ -54,7 +57,9 @@ from bench.harness import (  # noqa: E402
     WidgetSubscriber,
     clone_accounts,
     current_model,
+    delete_queue,
     free_ports,
+    psql,
     run_conversation,
     summarise,
     tracker_losses,
@@ -311,44 +316,93 @@ def stock_model(folder: Path) -> str:
 
 
 def measure_stock(args: argparse.Namespace) -> dict[str, Any]:
+    """The stock bot as shipped (in-memory tracker store), and on our production stores."""
     folder = ROOT / "var" / "bench" / "stock-bot"
     model = stock_model(folder)
+    result: dict[str, Any] = {
+        "bot": "rasa init --no-prompt (Rasa 3.6 starter bot: greet, mood, affirm, goodbye), one rasa run"
+        " process, REST, no custom actions",
+        "as_shipped": _measure_stock_variant(
+            args, model, folder, folder / "endpoints.yml", None, "as-shipped"
+        ),
+    }
+    if args.skip_stock_on_stores:
+        return result
+    suffix = f"stock_{os.getpid()}"
+    database, queue = f"rasa_tracker_{suffix}", f"events_{suffix}"
+    psql(f'CREATE DATABASE "{database}"')
+    endpoints = ROOT / "var" / "bench" / "stock-endpoints.yml"
+    endpoints.write_text(
+        yaml.safe_dump(
+            {
+                "tracker_store": {"type": "SQL", "dialect": "postgresql", "url": "127.0.0.1", "port": 5432,
+                                  "db": database, "username": "postgres"},
+                "lock_store": {"type": "redis", "url": "127.0.0.1", "port": 6379, "db": 3,
+                               "key_prefix": suffix},
+                "event_broker": {"type": "pika", "url": "127.0.0.1", "port": 5672, "username": "guest",
+                                 "password": "guest", "queues": [queue], "exchange_name": f"events-{suffix}"},
+            }
+        )
+    )  # fmt: skip
+    try:
+        result["on_our_stores"] = _measure_stock_variant(
+            args, model, folder, endpoints, f"{PG}/{database}", "on-our-stores"
+        )
+        result["on_our_stores"]["stores"] = (
+            "PostgreSQL tracker store, Redis lock store, RabbitMQ event broker"
+            " (no consumer: the queue only fills)"
+        )
+    finally:
+        psql(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        try:
+            asyncio.run(delete_queue(queue, f"events-{suffix}"))
+        except Exception:  # noqa: BLE001 - nothing to delete
+            pass
+    return result
+
+
+def _measure_stock_variant(
+    args: argparse.Namespace, model: str, folder: Path, endpoints: Path, tracker_url: Optional[str], name: str
+) -> dict[str, Any]:
     port = free_ports(1)
-    log_path = ROOT / "var" / "bench" / "stock-bot.log"
+    log_path = ROOT / "var" / "bench" / f"stock-bot-{name}.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("RASA_", "BOT_"))}
     env["RASA_TELEMETRY_ENABLED"] = "false"
     command = [
         str(ROOT / ".venv" / "bin" / "rasa"), "run", "--model", model,
         "--interface", "127.0.0.1", "--port", str(port),
-        "--credentials", str(folder / "credentials.yml"), "--endpoints", str(folder / "endpoints.yml"),
+        "--credentials", str(folder / "credentials.yml"), "--endpoints", str(endpoints),
     ]  # fmt: skip
     started = time.perf_counter()
     with open(log_path, "w") as out:
         proc = subprocess.Popen(command, cwd=folder, env=env, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
+    figures: dict[str, Any] = {}
     try:
         _wait_http(f"{url}/webhooks/rest/", proc, 300)
-        ready_s = round(time.perf_counter() - started, 1)
-        log(f"stock bot ready in {ready_s} s on one process")
+        figures["ready_seconds"] = round(time.perf_counter() - started, 1)
+        log(f"stock bot ({name}) ready in {figures['ready_seconds']} s on one process")
         asyncio.run(drive(url, 4, 10, (0, 0), ("rest",), _stock_rest(url)))
-        log(f"stock subscribers: {args.users} for {args.duration:.0f} s over REST")
-        conversations, elapsed = asyncio.run(
-            drive(
-                url, args.users, args.duration, (args.think_min, args.think_max), ("rest",), _stock_rest(url)
+        if tracker_url is None:
+            log(f"stock subscribers: {args.users} for {args.duration:.0f} s over REST")
+            conversations, elapsed = asyncio.run(
+                drive(
+                    url,
+                    args.users,
+                    args.duration,
+                    (args.think_min, args.think_max),
+                    ("rest",),
+                    _stock_rest(url),
+                )
             )
+            figures["subscribers"] = report(conversations, elapsed, None)
+        figures["throughput"] = steps_report(
+            url, args.steps, args.step_seconds, _stock_rest(url), args.slo_ms, tracker_url
         )
-        subscribers = report(conversations, elapsed, None)
-        throughput = steps_report(url, args.steps, args.step_seconds, _stock_rest(url), args.slo_ms, None)
     finally:
         proc.terminate()
         proc.wait(60)
-    return {
-        "bot": "rasa init --no-prompt (Rasa 3.6 starter bot), one rasa run process, REST,"
-        " in-memory tracker store",
-        "ready_seconds": ready_s,
-        "subscribers": subscribers,
-        "throughput": throughput,
-    }
+    return figures
 
 
 def _stock_rest(url: str) -> Any:
@@ -397,6 +451,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--model", help="our model (default: the current one, trained when stale)")
     parser.add_argument("--skip-stock", action="store_true", help="measure ours only")
+    parser.add_argument(
+        "--skip-stock-on-stores", action="store_true", help="only the stock bot as shipped, not on our stores"
+    )
     args = parser.parse_args(argv)
 
     result: dict[str, Any] = {
@@ -416,8 +473,13 @@ def main(argv: Optional[list[str]] = None) -> int:
     if not args.skip_stock:
         result["stock"] = measure_stock(args)
         ours = result["ours"]["throughput"]["max_sustained_messages_per_second"]
-        stock = result["stock"]["throughput"]["max_sustained_messages_per_second"]
-        result["throughput_ratio"] = round(ours / stock, 2) if ours and stock else None
+        for variant, key in (
+            ("as_shipped", "throughput_ratio"),
+            ("on_our_stores", "throughput_ratio_on_our_stores"),
+        ):
+            if variant in result["stock"]:
+                stock = result["stock"][variant]["throughput"]["max_sustained_messages_per_second"]
+                result[key] = round(ours / stock, 2) if ours and stock else None
     subscribers = result["ours"]["subscribers"]
     p95 = subscribers["latency_ms"]["p95"]
     result["targets"] = {
