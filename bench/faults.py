@@ -178,35 +178,22 @@ async def _play_resilient(
     subscriber: Any, script: str, phone: str, outbox: Outbox, steps: range, conversation: Conversation
 ) -> Conversation:
     """Plays ``steps``; a turn that fails (kindly or not) is sent again, as a person or the widget would."""
+    last: Optional[Turn] = None
     for index in steps:
-        before = len(conversation.turns)
-        await run_conversation(
-            subscriber,
-            script,
-            phone,
-            outbox,
-            steps=range(index, index + 1),
-            conversation=conversation,
-            attempts=3,
-        )
-        last = conversation.turns[-1] if len(conversation.turns) > before else None
-        retries = 0
-        while last is not None and (last.error or last.failed_kindly) and retries < 20:
-            retries += 1
-            await asyncio.sleep(1.0)
-            conversation.unexpected -= 1 if last.failed_kindly else 0  # the kind text is not "unexpected"
-            if conversation.unexpected_turns and last.failed_kindly:
-                conversation.unexpected_turns.pop()
+        for attempt in range(21):
+            if attempt:
+                await asyncio.sleep(1.0)
+            before = len(conversation.turns)
+            one = range(index, index + 1)
             await run_conversation(
-                subscriber,
-                script,
-                phone,
-                outbox,
-                steps=range(index, index + 1),
-                conversation=conversation,
-                attempts=3,
+                subscriber, script, phone, outbox, steps=one, conversation=conversation, attempts=3
             )
-            last = conversation.turns[-1]
+            last = conversation.turns[-1] if len(conversation.turns) > before else None
+            if last is None or not (last.error or last.failed_kindly):
+                break
+            if last.failed_kindly and conversation.unexpected_turns:  # the kind text is not "unexpected"
+                conversation.unexpected -= 1
+                conversation.unexpected_turns.pop()
         if last is None or last.error:
             break
     return conversation

@@ -112,6 +112,13 @@ async def drive(
                 subscriber: Any = (
                     RestSubscriber(http, url) if channel == "rest" else WidgetSubscriber(http, url)
                 )
+                if isinstance(subscriber, WidgetSubscriber):
+                    # a widget connects when its page opens, not when the subscriber types: the
+                    # handshake is not part of a turn (a failed one is retried, and timed, by say())
+                    try:
+                        await subscriber.connect()
+                    except Exception:  # noqa: BLE001
+                        await subscriber.close()
                 try:
                     conversation = await play(
                         subscriber, index + iteration * users, pause if think[1] > 0 else None
