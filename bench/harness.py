@@ -94,7 +94,8 @@ class Topology:
         self.suffix = f"bench_{os.getpid()}_{uuid.uuid4().hex[:6]}"
         self.run_dir = run_dir
         self.replicas = replicas
-        base, front, action = free_ports(replicas), free_ports(1), free_ports(1)
+        base = free_ports(replicas + 2)  # the Rasa processes, then nginx and the action server
+        front, action = base + replicas, base + replicas + 1
         self.rasa_ports = [base + i for i in range(replicas)]
         self.action_port = action
         self.url = f"http://127.0.0.1:{front}"
