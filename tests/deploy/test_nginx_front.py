@@ -145,3 +145,10 @@ def test_a_rest_message_whose_process_died_gets_the_kind_failure_text(
     assert failed.value.code == 503
     assert failed.value.headers["Content-Type"].startswith("application/json")
     assert json.loads(failed.value.read()) == [{"text": FAILURE_TEXT}]
+
+
+def test_the_compose_front_carries_the_same_kind_text() -> None:
+    from bot.replies import FAILURE_TEXT
+
+    static = (PROJECT_ROOT / "deploy" / "nginx.conf").read_text(encoding="utf-8")
+    assert f"return 503 '{json.dumps([{'text': FAILURE_TEXT}], ensure_ascii=False)}';" in static
