@@ -64,7 +64,7 @@ clean:
 	rm -rf $(VENV) models var .pytest_cache test-artifacts web/dist web/node_modules
 
 bench-nlu: setup
-	@source scripts/env.sh && $(PY) bench/nlu.py
+	@source scripts/env.sh && $(PY) bench/nlu.py --save $(ARGS)
 
 # The production topology under load, against the stock `rasa init` bot (bench/load.py; about 12 min).
 # Needs nginx (PROD_INSTALL_NGINX=1 installs it), PostgreSQL, Redis and RabbitMQ; prints JSON.

@@ -12,7 +12,7 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any
 
 RETRIEVAL_INTENTS = ("faq", "chitchat")
 TARGET_ENTITIES = ("phone_number", "otp_code", "amount", "service")
@@ -165,17 +165,51 @@ def agent_parser(model_path: str) -> Callable[[str], Awaitable[dict[str, Any]]]:
     return parse
 
 
-def targets_met(
-    report: dict[str, Any], min_macro_f1: float = 0.95, min_entity_f1: float = 0.95
-) -> Optional[list[str]]:
-    """The targets of the NLU issue that the report misses (empty list when all are met)."""
-    misses = []
-    if report["intent_macro_f1"] < min_macro_f1:
-        misses.append(f"intent macro-F1 {report['intent_macro_f1']} < {min_macro_f1}")
-    for entity in TARGET_ENTITIES:
-        f1 = report["entities"].get(entity, {}).get("f1", 0.0)
-        if f1 < min_entity_f1:
-            misses.append(f"{entity} F1 {f1} < {min_entity_f1}")
-    if report["parse_latency_ms"]["p50"] > 15:
-        misses.append(f"parse p50 {report['parse_latency_ms']['p50']} ms > 15 ms")
-    return misses
+async def evaluate_dev(parse: Callable[[str], Awaitable[dict[str, Any]]], items: list[Any]) -> dict[str, Any]:
+    """Scores real subscribers' messages (``bot.nlu.devset``) as the product owner does.
+
+    ``accuracy``: the prediction is an acceptable label (a clarification counts as not understood,
+    like any ``nlu_fallback``); ``macro_accuracy``: the mean of the per-intent accuracies;
+    ``right_within_one_clarification``: right, or one of the tasks the clarification offers is
+    acceptable.
+    """
+    from bot.nlu.clarify import clarification_options
+
+    right = within_one = clarified = fallbacks = 0
+    per_intent: dict[str, list[int]] = {}
+    confusions: Counter = Counter()
+    errors: list[dict[str, Any]] = []
+    for item in items:
+        result = await parse(item.text)
+        predicted = _predicted_intent(result)
+        options = clarification_options(result)
+        ok = item.is_right(predicted)
+        clarified += bool(options)
+        fallbacks += predicted == "nlu_fallback" and not options
+        right += ok
+        within_one += ok or any(item.is_right(o) for o in options)
+        per_intent.setdefault(item.intent, []).append(int(ok))
+        if not ok:
+            shown = f"clarify:{'|'.join(options)}" if options else predicted.split("/", 1)[0]
+            confusions[(item.intent, shown if not options else "nlu_fallback")] += 1
+            errors.append(
+                {"text": item.text, "intent": item.intent, "accept": sorted(item.accept), "predicted": shown}
+            )
+    accuracies = {intent: sum(v) / len(v) for intent, v in per_intent.items()}
+    n = len(items)
+    return {
+        "examples": n,
+        "accuracy": round(right / n, 4),
+        "macro_accuracy": round(sum(accuracies.values()) / len(accuracies), 4),
+        "right_within_one_clarification": round(within_one / n, 4),
+        "clarified_share": round(clarified / n, 4),
+        "fallback_share": round(fallbacks / n, 4),
+        "per_intent": {
+            intent: {"examples": len(per_intent[intent]), "accuracy": round(accuracies[intent], 4)}
+            for intent in sorted(per_intent, key=lambda i: (-len(per_intent[i]), i))
+        },
+        "most_confused": [
+            {"intent": g, "predicted": p, "count": c} for (g, p), c in confusions.most_common(10)
+        ],
+        "errors": errors,
+    }
