@@ -106,7 +106,11 @@ class GatedRequestAction(ServiceAction, ABC):
     ) -> list[EventType]:
         from bot.db import StoreUnavailable
         from bot.identity.errors import NumberLocked
+        from bot.nlu.cues import sounds_upset
 
+        if sounds_upset((tracker.latest_message or {}).get("text") or ""):
+            # the request inside the anger is answered; the anger is acknowledged once, first
+            dispatcher.utter_message(response="utter_sorry_upset")
         try:
             verified = self.services.verification.current(tracker.sender_id)
             if verified is not None and self.level == "strong" and verified.level != "strong":

@@ -151,9 +151,12 @@ class ActionRateService(ServiceAction):
 
 
 class ActionFallback(ServiceAction):
-    """Not understood: ask again; the second time in a row, hand the conversation to a person.
+    """Not understood: clarify or ask again; the second time in a row, hand over to a person.
 
-    Sets ``handoff_reason`` (``none`` or ``fallback``): the rules run ``action_handoff`` on ``fallback``.
+    When tasks stand near the top of the model's ranking (``bot.nlu.clarify``), the subscriber
+    is asked "您是想……？" with those tasks as buttons, each carrying the entities already
+    understood, plus 转人工; otherwise to say it another way. Sets ``handoff_reason`` (``none`` or
+    ``fallback``): the rules run ``action_handoff`` on ``fallback``.
     """
 
     def name(self) -> str:
@@ -174,8 +177,50 @@ class ActionFallback(ServiceAction):
         if len(intents) >= 2 and intents[-1] == intents[-2] == "nlu_fallback":
             dispatcher.utter_message(response="utter_handoff_fallback")
             return [SlotSet("handoff_reason", "fallback")]
-        dispatcher.utter_message(response="utter_default")
+        buttons = clarification_buttons(tracker.latest_message or {}, domain)
+        if buttons:
+            dispatcher.utter_message(response="utter_clarify", buttons=buttons)
+        else:
+            dispatcher.utter_message(response="utter_default")
         return [SlotSet("handoff_reason", "none")]
+
+
+def clarification_buttons(parse_data: dict[str, Any], domain: dict[str, Any]) -> list[dict[str, str]]:
+    """A button per likely task (titles from the domain's ``utter_task_<intent>``), then 转人工.
+
+    Empty when nothing is worth offering.
+    """
+    from bot.nlu.clarify import button_payload, clarification_options
+
+    responses = domain.get("responses") or {}
+    buttons = []
+    for intent in clarification_options(parse_data):
+        label = (responses.get(f"utter_task_{intent}") or [{}])[0].get("text")
+        if label:
+            buttons.append({"title": label, "payload": button_payload(intent, parse_data)})
+    if not buttons:
+        return []
+    human = (responses.get("utter_task_request_human") or [{}])[0].get("text") or "转人工"
+    return [*buttons, {"title": human, "payload": "/request_human"}]
+
+
+class ActionOutOfScope(ServiceAction):
+    """Outside what the assistant does; a problem of the network, broadband, a handset, a SIM card
+    or a shop (``bot.nlu.cues.telecom_topic``) is one a person can take on, so one is offered."""
+
+    def name(self) -> str:
+        return "action_out_of_scope"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        from bot.nlu.cues import telecom_topic
+
+        if telecom_topic((tracker.latest_message or {}).get("text") or ""):
+            dispatcher.utter_message(response="utter_out_of_scope_telecom")
+        else:
+            dispatcher.utter_message(response="utter_out_of_scope")
+        return []
 
 
 class ActionComplain(ServiceAction):

@@ -48,6 +48,10 @@ class Servers:
 
     def say(self, sender: str, text: str) -> list[str]:
         """Sends ``text`` over the REST channel and returns the bot's texts."""
+        return [m.get("text", "") for m in self.say_messages(sender, text)]
+
+    def say_messages(self, sender: str, text: str) -> list[dict]:
+        """Sends ``text`` over the REST channel and returns the bot's messages (text, buttons)."""
         reply = requests.post(
             f"{self.rasa_url}/webhooks/rest/webhook",
             json={"sender": sender, "message": text},
@@ -55,7 +59,15 @@ class Servers:
             timeout=30,
         )
         reply.raise_for_status()
-        return [m.get("text", "") for m in reply.json()]
+        return reply.json()
+
+    def parse(self, text: str) -> dict:
+        """What the model makes of ``text`` (Rasa's /model/parse), without a conversation."""
+        reply = requests.post(
+            f"{self.rasa_url}/model/parse", params={"token": API_TOKEN}, json={"text": text}, timeout=30
+        )
+        reply.raise_for_status()
+        return reply.json()
 
     def latest_code(self, phone: str) -> str:
         """The code in the newest SMS the development gateway "sent" to ``phone``."""
