@@ -54,12 +54,12 @@ def dev_set_path() -> Optional[Path]:
 
 def load_dev_set(path: Optional[Path] = None) -> list[DevItem]:
     """Reads ``messages.yml``; raises FileNotFoundError when the set is not on this machine."""
-    import yaml
+    from rasa.shared.utils.io import read_yaml
 
     path = path or dev_set_path()
     if path is None or not path.exists():
         raise FileNotFoundError("the real-subscriber dev set is not on this machine (set BOT_NLU_DEV_SET)")
-    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    raw = read_yaml(path.read_text(encoding="utf-8"))
     items = []
     for entry in raw["items"]:
         accept = frozenset(LABEL_ALIASES.get(a, a) for a in entry.get("accept") or [entry["intent"]])

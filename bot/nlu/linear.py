@@ -229,6 +229,7 @@ class LinearModel:
         return scores / scores.sum()
 
     def save(self, directory: Path) -> None:
+        assert self.weights is not None and self.bias is not None, "fit the model first"
         np.savez_compressed(
             directory / WEIGHTS_FILE, weights=self.weights, bias=self.bias, idf=self.featurizer.idf
         )

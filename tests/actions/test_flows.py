@@ -26,29 +26,7 @@ from bot.billing.models import (
     SatisfactionRating,
     Subscription,
 )
-from bot.billing.seed import seed_demo
-from bot.clock import FixedClock
-from bot.db import Store
-from bot.identity.service import VerificationService
-from bot.identity.sms import OutboxSmsGateway
-from bot.settings import settings_from_env
 from tests.actions.test_verification_flow import code_sent_to
-
-SETTINGS = settings_from_env({"BOT_ENV": "test", "BOT_PASSWORD_ITERATIONS": "1000"})
-
-
-@pytest.fixture
-def services(store: Store, clock: FixedClock) -> Services:
-    with store.transaction() as session:
-        seed_demo(session, clock.now(), SETTINGS)
-    sms = OutboxSmsGateway()
-    return Services(
-        settings=SETTINGS,
-        clock=clock,
-        store=store,
-        verification=VerificationService(store, sms, clock, SETTINGS),
-        sms=sms,
-    )
 
 
 def verify(services: Services, conversation: str, phone: str, *, strong: bool = False) -> None:

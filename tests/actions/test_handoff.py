@@ -14,30 +14,14 @@ from actions.charges import ActionExplainCharges
 from actions.conversation import ActionComplain, ActionFallback
 from actions.handoff import TASK_SLOTS, ActionHandoff, ActionLeaveMessage
 from bot.app import Services
-from bot.billing.seed import seed_demo
 from bot.clock import FixedClock
 from bot.db import Store
 from bot.handoff.models import Handoff
 from bot.identity.service import VerificationService
 from bot.identity.sms import OutboxSmsGateway
-from tests.actions.test_flows import SETTINGS, run, said, tracker, verify
+from tests.actions.conftest import SETTINGS
+from tests.actions.test_flows import run, said, tracker, verify
 from tests.actions.test_verification_flow import code_sent_to
-
-
-@pytest.fixture
-def services(store: Store, clock: FixedClock) -> Services:
-    """The demo store (seeded at ``clock.now()``, 10:00 in Shanghai: inside agent hours)."""
-    with store.transaction() as session:
-        seed_demo(session, clock.now(), SETTINGS)
-    sms = OutboxSmsGateway()
-    return Services(
-        settings=SETTINGS,
-        clock=clock,
-        store=store,
-        verification=VerificationService(store, sms, clock, SETTINGS),
-        sms=sms,
-    )
-
 
 RESET = [*(SlotSet(slot, None) for slot in TASK_SLOTS), SlotSet("handoff_reason", "none")]
 PAUSED = [*RESET, SlotSet("leave_message", False), ConversationPaused(), ActionExecuted("action_listen")]

@@ -1,0 +1,30 @@
+"""The services every action test runs against: the demo store on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.app import Services
+from bot.billing.seed import seed_demo
+from bot.clock import FixedClock
+from bot.db import Store
+from bot.identity.service import VerificationService
+from bot.identity.sms import OutboxSmsGateway
+from bot.settings import settings_from_env
+
+SETTINGS = settings_from_env({"BOT_ENV": "test", "BOT_PASSWORD_ITERATIONS": "1000"})
+
+
+@pytest.fixture
+def services(store: Store, clock: FixedClock) -> Services:
+    """The demo store (seeded at ``clock.now()``, 10:00 in Shanghai: inside agent hours)."""
+    with store.transaction() as session:
+        seed_demo(session, clock.now(), SETTINGS)
+    sms = OutboxSmsGateway()
+    return Services(
+        settings=SETTINGS,
+        clock=clock,
+        store=store,
+        verification=VerificationService(store, sms, clock, SETTINGS),
+        sms=sms,
+    )
