@@ -200,7 +200,7 @@ class LinearModel:
             self.featurizer.grams(t, w) for t, w in zip(texts, words, strict=True)
         )
         matrix, target = self.featurizer.matrix(documents), np.asarray(labels)
-        model = LinearSVC(C=C).fit(matrix, target)
+        model = LinearSVC(C=C, random_state=0).fit(matrix, target)
         self.classes = [str(c) for c in model.classes_]
         if len(self.classes) == 2:  # sklearn keeps one row for two classes: make it a pair
             coef = np.vstack([-model.coef_[0] / 2, model.coef_[0] / 2])
@@ -211,7 +211,9 @@ class LinearModel:
         smallest = min(int(c) for c in np.unique(target, return_counts=True)[1])
         if len(self.classes) > 2 and smallest >= 3:
             folds = StratifiedKFold(n_splits=3, shuffle=True, random_state=0)
-            scores = cross_val_predict(LinearSVC(C=C), matrix, target, cv=folds, method="decision_function")
+            scores = cross_val_predict(
+                LinearSVC(C=C, random_state=0), matrix, target, cv=folds, method="decision_function"
+            )
             temperature = fit_temperature(scores, np.searchsorted(model.classes_, target))
         self.weights = np.ascontiguousarray(coef.T * temperature, dtype=np.float32)
         self.bias = (intercept * temperature).astype(np.float32)
