@@ -355,16 +355,6 @@ class LinearResponseSelector(_LinearComponent):
     ``utter_chitchat`` (Rasa's retrieval action) and ``action_answer_faq`` each read their own.
     """
 
-    def __init__(
-        self,
-        config: dict[str, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        model: Optional[LinearModel] = None,
-    ) -> None:
-        super().__init__(config, model_storage, resource, model)
-        self.responses: dict[str, list[dict[str, Any]]] = {}
-
     def train(self, training_data: TrainingData) -> Resource:
         examples = [m for m in training_data.intent_examples if m.get(INTENT_RESPONSE_KEY) and m.get(TEXT)]
         return self._train(examples, [m.get(INTENT_RESPONSE_KEY) for m in examples])

@@ -15,11 +15,8 @@ from bot.settings import settings_from_env
 SETTINGS = settings_from_env({"BOT_ENV": "test", "BOT_PASSWORD_ITERATIONS": "1000"})
 
 
-@pytest.fixture
-def services(store: Store, clock: FixedClock) -> Services:
-    """The demo store (seeded at ``clock.now()``, 10:00 in Shanghai: inside agent hours)."""
-    with store.transaction() as session:
-        seed_demo(session, clock.now(), SETTINGS)
+def services_on(store: Store, clock: FixedClock) -> Services:
+    """The assistant's services on ``store``, with the development SMS outbox."""
     sms = OutboxSmsGateway()
     return Services(
         settings=SETTINGS,
@@ -28,3 +25,11 @@ def services(store: Store, clock: FixedClock) -> Services:
         verification=VerificationService(store, sms, clock, SETTINGS),
         sms=sms,
     )
+
+
+@pytest.fixture
+def services(store: Store, clock: FixedClock) -> Services:
+    """The demo store (seeded at ``clock.now()``, 10:00 in Shanghai: inside agent hours)."""
+    with store.transaction() as session:
+        seed_demo(session, clock.now(), SETTINGS)
+    return services_on(store, clock)

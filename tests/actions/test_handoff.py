@@ -17,9 +17,7 @@ from bot.app import Services
 from bot.clock import FixedClock
 from bot.db import Store
 from bot.handoff.models import Handoff
-from bot.identity.service import VerificationService
-from bot.identity.sms import OutboxSmsGateway
-from tests.actions.conftest import SETTINGS
+from tests.actions.conftest import SETTINGS, services_on
 from tests.actions.test_flows import run, said, tracker, verify
 from tests.actions.test_verification_flow import code_sent_to
 
@@ -163,15 +161,7 @@ async def test_cancelling_the_message_leaves_nothing(services: Services, clock: 
 
 
 def _down(clock: FixedClock) -> Services:
-    store = Store.from_url("postgresql+psycopg2://nobody@127.0.0.1:1/none")
-    sms = OutboxSmsGateway()
-    return Services(
-        settings=SETTINGS,
-        clock=clock,
-        store=store,
-        verification=VerificationService(store, sms, clock, SETTINGS),
-        sms=sms,
-    )
+    return services_on(Store.from_url("postgresql+psycopg2://nobody@127.0.0.1:1/none"), clock)
 
 
 async def test_store_down_gives_the_hotline_and_no_pause(clock: FixedClock) -> None:
