@@ -12,7 +12,16 @@ ANGRY_CHARGE = (
     "打了三次客服都说查不到，今天必须给我说清楚这钱扣的是什么"
 )
 # Short and vague: a model that is unsure of at least one of them clarifies instead of guessing.
-VAGUE = ("帮我看看", "我的号", "我想问下那个事", "查余额还是查账单", "钱", "这个业务", "退订还是退费", "扣的那个")
+VAGUE = (
+    "帮我看看",
+    "我的号",
+    "我想问下那个事",
+    "查余额还是查账单",
+    "钱",
+    "这个业务",
+    "退订还是退费",
+    "扣的那个",
+)
 
 
 def _sender() -> str:
