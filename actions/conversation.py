@@ -188,7 +188,9 @@ class ActionFallback(ServiceAction):
 def clarification_buttons(parse_data: dict[str, Any], domain: dict[str, Any]) -> list[dict[str, str]]:
     """A button per likely task (titles from the domain's ``utter_task_<intent>``), then 转人工.
 
-    Empty when nothing is worth offering.
+    Empty when nothing is worth offering. The titles come from the domain Rasa sends with the
+    call: should the action endpoint ever send the domain selectively, ``action_fallback`` needs
+    ``send_domain: true`` in domain.yml.
     """
     from bot.nlu.clarify import button_payload, clarification_options
 
@@ -198,9 +200,9 @@ def clarification_buttons(parse_data: dict[str, Any], domain: dict[str, Any]) ->
         label = (responses.get(f"utter_task_{intent}") or [{}])[0].get("text")
         if label:
             buttons.append({"title": label, "payload": button_payload(intent, parse_data)})
-    if not buttons:
-        return []
-    human = (responses.get("utter_task_request_human") or [{}])[0].get("text") or "转人工"
+    human = (responses.get("utter_task_request_human") or [{}])[0].get("text")
+    if not buttons or not human:
+        return buttons
     return [*buttons, {"title": human, "payload": "/request_human"}]
 
 
