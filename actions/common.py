@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any, Optional
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.app import Services, get_services
@@ -105,10 +105,17 @@ class GatedRequestAction(ServiceAction, ABC):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
         from bot.db import StoreUnavailable
+        from bot.handoff.summary import is_escalating
         from bot.identity.errors import NumberLocked
         from bot.nlu.cues import sounds_upset
 
-        if sounds_upset((tracker.latest_message or {}).get("text") or ""):
+        text = (tracker.latest_message or {}).get("text") or ""
+        if is_escalating(text):
+            # 投诉, 工信部, 12300 …: a person takes it, as any escalating complaint; the request
+            # itself stays in the conversation, so the agent's summary says what was wanted
+            dispatcher.utter_message(response="utter_handoff_complaint")
+            return [SlotSet("handoff_reason", "complaint"), FollowupAction("action_handoff")]
+        if sounds_upset(text):
             # the request inside the anger is answered; the anger is acknowledged once, first
             dispatcher.utter_message(response="utter_sorry_upset")
         try:

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 import yaml
-from rasa_sdk.events import SlotSet
+from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.account import ActionQueryBalance
@@ -161,3 +161,12 @@ async def test_a_calm_task_is_answered_without_apology(services: Services) -> No
         ActionQueryBalance(services), tracker("u5", intent="query_balance", text="查下余额")
     )
     assert "utter_sorry_upset" not in said(messages) and "utter_balance" in said(messages)
+
+
+async def test_a_task_with_an_escalation_word_goes_to_a_person_as_a_complaint(services: Services) -> None:
+    text = "乱扣我钱，每个月十块，再不说清楚我就去工信部投诉你们"
+    events, messages = await run_with_domain(
+        ActionExplainCharges(services), tracker("u6", intent="query_unknown_charge", text=text)
+    )
+    assert said(messages) == ["utter_handoff_complaint"]
+    assert events == [SlotSet("handoff_reason", "complaint"), FollowupAction("action_handoff")]

@@ -44,6 +44,13 @@ def test_an_escalating_complaint_still_goes_to_a_person(servers: Servers) -> Non
     assert "人工" in replies
 
 
+def test_a_charge_question_with_an_escalation_word_goes_to_a_person(servers: Servers) -> None:
+    text = "你们又乱扣我话费，这个月莫名其妙多了十块，再不给我说清楚我就去工信部投诉"
+    assert servers.parse(text)["intent"]["name"] == "query_unknown_charge"
+    replies = "\n".join(servers.say(_sender(), text))
+    assert "投诉将由人工客服专人处理" in replies and "排在第" in replies, replies
+
+
 def test_an_unsure_message_is_clarified_and_the_chosen_button_carries_on(servers: Servers) -> None:
     unsure = next((text for text in VAGUE if clarification_options(servers.parse(text))), None)
     assert unsure is not None, "none of the vague messages was clarified"
