@@ -319,12 +319,20 @@ class _LinearComponent(GraphComponent):
             return cls(config, model_storage, resource)
         return cls(config, model_storage, resource, model)
 
-    def _ranking(self, message: Message) -> Optional[list[tuple[str, float]]]:
-        text = message.get(TEXT)
-        if not self.model.fitted or not isinstance(text, str) or not text.strip():
-            return None
-        probabilities = self.model.probabilities(text, message_words(message))
-        return [(self.model.classes[i], float(probabilities[i])) for i in np.argsort(-probabilities)]
+    def process(self, messages: list[Message]) -> list[Message]:
+        """Annotates every message with text, once the model is trained."""
+        for message in messages:
+            text = message.get(TEXT)
+            if not self.model.fitted or not isinstance(text, str) or not text.strip():
+                continue
+            probabilities = self.model.probabilities(text, message_words(message))
+            ranked = [(self.model.classes[i], float(probabilities[i])) for i in np.argsort(-probabilities)]
+            self._annotate(message, ranked, int(self.config["ranking_length"]))
+        return messages
+
+    def _annotate(self, message: Message, ranked: list[tuple[str, float]], length: int) -> None:
+        """Sets the component's output on ``message`` from the classes, most likely first."""
+        raise NotImplementedError
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
@@ -335,16 +343,10 @@ class LinearIntentClassifier(_LinearComponent, IntentClassifier):
         examples = [m for m in training_data.intent_examples if m.get(INTENT) and m.get(TEXT)]
         return self._train(examples, [m.get(INTENT) for m in examples])
 
-    def process(self, messages: list[Message]) -> list[Message]:
-        length = int(self.config["ranking_length"])
-        for message in messages:
-            ranked = self._ranking(message)
-            if ranked is None:
-                continue
-            ranking = [{INTENT_NAME_KEY: name, "confidence": p} for name, p in ranked]
-            message.set(INTENT, ranking[0], add_to_output=True)
-            message.set(INTENT_RANKING_KEY, ranking[:length] if length > 0 else ranking, add_to_output=True)
-        return messages
+    def _annotate(self, message: Message, ranked: list[tuple[str, float]], length: int) -> None:
+        ranking = [{INTENT_NAME_KEY: name, "confidence": p} for name, p in ranked]
+        message.set(INTENT, ranking[0], add_to_output=True)
+        message.set(INTENT_RANKING_KEY, ranking[:length] if length > 0 else ranking, add_to_output=True)
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
@@ -359,30 +361,24 @@ class LinearResponseSelector(_LinearComponent):
         examples = [m for m in training_data.intent_examples if m.get(INTENT_RESPONSE_KEY) and m.get(TEXT)]
         return self._train(examples, [m.get(INTENT_RESPONSE_KEY) for m in examples])
 
-    def process(self, messages: list[Message]) -> list[Message]:
-        length = int(self.config["ranking_length"])
-        for message in messages:
-            ranked = self._ranking(message)
-            if ranked is None:
-                continue
-            selectors: dict[str, Any] = {}
-            retrieval_intents = sorted({name.split("/", 1)[0] for name, _ in ranked})
-            for retrieval_intent in retrieval_intents:
-                own = [(name, p) for name, p in ranked if name.startswith(retrieval_intent + "/")]
-                total = sum(p for _, p in own) or 1.0
-                key, best = own[0]
-                selectors[retrieval_intent] = {
-                    RESPONSE_SELECTOR_PREDICTION_KEY: {
-                        RESPONSE_SELECTOR_RESPONSES_KEY: [],
-                        PREDICTED_CONFIDENCE_KEY: best / total,
-                        INTENT_RESPONSE_KEY: key,
-                        RESPONSE_SELECTOR_UTTER_ACTION_KEY: f"utter_{key}",
-                    },
-                    RESPONSE_SELECTOR_RANKING_KEY: [
-                        {PREDICTED_CONFIDENCE_KEY: p / total, INTENT_RESPONSE_KEY: name}
-                        for name, p in (own[:length] if length > 0 else own)
-                    ],
-                }
-            selectors[RESPONSE_SELECTOR_RETRIEVAL_INTENTS] = retrieval_intents
-            message.set(RESPONSE_SELECTOR_PROPERTY_NAME, selectors, add_to_output=True)
-        return messages
+    def _annotate(self, message: Message, ranked: list[tuple[str, float]], length: int) -> None:
+        selectors: dict[str, Any] = {}
+        retrieval_intents = sorted({name.split("/", 1)[0] for name, _ in ranked})
+        for retrieval_intent in retrieval_intents:
+            own = [(name, p) for name, p in ranked if name.startswith(retrieval_intent + "/")]
+            total = sum(p for _, p in own) or 1.0
+            key, best = own[0]
+            selectors[retrieval_intent] = {
+                RESPONSE_SELECTOR_PREDICTION_KEY: {
+                    RESPONSE_SELECTOR_RESPONSES_KEY: [],
+                    PREDICTED_CONFIDENCE_KEY: best / total,
+                    INTENT_RESPONSE_KEY: key,
+                    RESPONSE_SELECTOR_UTTER_ACTION_KEY: f"utter_{key}",
+                },
+                RESPONSE_SELECTOR_RANKING_KEY: [
+                    {PREDICTED_CONFIDENCE_KEY: p / total, INTENT_RESPONSE_KEY: name}
+                    for name, p in (own[:length] if length > 0 else own)
+                ],
+            }
+        selectors[RESPONSE_SELECTOR_RETRIEVAL_INTENTS] = retrieval_intents
+        message.set(RESPONSE_SELECTOR_PROPERTY_NAME, selectors, add_to_output=True)
