@@ -112,7 +112,9 @@ class GatedRequestAction(ServiceAction, ABC):
         text = (tracker.latest_message or {}).get("text") or ""
         if is_escalating(text):
             # 投诉, 工信部, 12300 …: a person takes it, as any escalating complaint; the request
-            # itself stays in the conversation, so the agent's summary says what was wanted
+            # itself stays in the conversation, so the agent's summary says what was wanted.
+            # action_complain reaches action_handoff by a rule; here a follow-up action does it,
+            # instead of one rule per account task.
             dispatcher.utter_message(response="utter_handoff_complaint")
             return [SlotSet("handoff_reason", "complaint"), FollowupAction("action_handoff")]
         if sounds_upset(text):

@@ -21,12 +21,14 @@ def main(paths: list[str]) -> int:
     from bot.nlu.devset import comparable, dev_set_path, load_dev_set, near_copies
 
     problems = 0
+    checked = {Path(x).resolve() for x in paths}
     everything = {
         comparable(m.get("text")): p
         for p in (ROOT / "data" / "nlu").rglob("*.yml")
-        if str(p.resolve()) not in {str(Path(x).resolve()) for x in paths}
+        if p.resolve() not in checked
         for m in load_data(str(p)).intent_examples
     }
+    dev_texts = [item.text for item in load_dev_set()] if dev_set_path() is not None else []
     for path in paths:
         raw = Path(path).read_text(encoding="utf-8")
         for number, line in enumerate(raw.splitlines(), 1):
@@ -55,12 +57,9 @@ def main(paths: list[str]) -> int:
                 f"{path}: {intent}: {len(values)} lines, median {statistics.median(values):.0f} chars, "
                 f"{short:.0%} under 20, {long:.0%} 60 or more"
             )
-        if dev_set_path() is not None:
-            for line, _item in near_copies(
-                [m.get("text") for m in examples], [i.text for i in load_dev_set()]
-            ):
-                print(f"{path}: a near-copy of a real dev message, rewrite it: {line}")
-                problems += 1
+        for line, _item in near_copies([m.get("text") for m in examples], dev_texts):
+            print(f"{path}: a near-copy of a real dev message, rewrite it: {line}")
+            problems += 1
     print("OK" if not problems else f"{problems} problem(s)")
     return 1 if problems else 0
 

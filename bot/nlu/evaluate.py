@@ -190,8 +190,8 @@ async def evaluate_dev(parse: Callable[[str], Awaitable[dict[str, Any]]], items:
         within_one += ok or any(item.is_right(o) for o in options)
         per_intent.setdefault(item.intent, []).append(int(ok))
         if not ok:
+            confusions[(item.intent, predicted.split("/", 1)[0])] += 1
             shown = f"clarify:{'|'.join(options)}" if options else predicted.split("/", 1)[0]
-            confusions[(item.intent, shown if not options else "nlu_fallback")] += 1
             errors.append(
                 {"text": item.text, "intent": item.intent, "accept": sorted(item.accept), "predicted": shown}
             )

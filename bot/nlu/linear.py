@@ -30,6 +30,7 @@ import math
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Optional
 
@@ -60,13 +61,13 @@ from rasa.shared.nlu.constants import (
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from bot.nlu.values import MASKED_PHONE, PHONE
+
 logger = logging.getLogger(__name__)
 
 WEIGHTS_FILE = "weights.npz"
 META_FILE = "meta.json"
 
-# A mobile number, whole or masked as helpdesks print it (138****8000), with optional separators.
-_PHONE = re.compile(r"(?<!\d)1[3-9]\d[\s-]?(?:\d{4}|\*{4})[\s-]?\d{4}(?!\d)")
 _NUMBER = re.compile(r"\d+")
 
 
@@ -80,7 +81,23 @@ def shape(text: str) -> str:
     A number counts once whatever its length, so that a message with digits in it is not pulled
     towards ``inform`` by the n-grams of its digits; Latin letters are lowercased.
     """
-    return _NUMBER.sub(_number_shape, _PHONE.sub("☎", text)).lower()
+    phoneless = MASKED_PHONE.sub("☎", PHONE.sub("☎", text))
+    return _NUMBER.sub(_number_shape, phoneless).lower()
+
+
+@lru_cache(maxsize=8)
+def _count_grams(text: str, words: tuple[str, ...], char_max_n: int) -> Counter:
+    chars = [c for c in shape(text) if not c.isspace()]
+    counts: Counter = Counter()
+    for n in range(1, char_max_n + 1):
+        for i in range(len(chars) - n + 1):
+            counts["c:" + "".join(chars[i : i + n])] += 1
+    tokens = [shape(w) for w in words if w.strip()]
+    for i, token in enumerate(tokens):
+        counts["w:" + token] += 1
+        if i:
+            counts["b:" + tokens[i - 1] + "|" + token] += 1
+    return counts
 
 
 class NgramFeaturizer:
@@ -99,19 +116,12 @@ class NgramFeaturizer:
         self.idf = idf if idf is not None else np.zeros(0, dtype=np.float32)
 
     def grams(self, text: str, words: Sequence[str]) -> Counter:
-        """The n-grams of one message, counted: ``c:`` characters, ``w:`` words, ``b:`` word pairs."""
-        shaped = shape(text)
-        chars = [c for c in shaped if not c.isspace()]
-        counts: Counter = Counter()
-        for n in range(1, self.char_max_n + 1):
-            for i in range(len(chars) - n + 1):
-                counts["c:" + "".join(chars[i : i + n])] += 1
-        tokens = [shape(w) for w in words if w.strip()]
-        for i, token in enumerate(tokens):
-            counts["w:" + token] += 1
-            if i:
-                counts["b:" + tokens[i - 1] + "|" + token] += 1
-        return counts
+        """The n-grams of one message, counted: ``c:`` characters, ``w:`` words, ``b:`` word pairs.
+
+        The result is shared (the intent classifier and the response selector count the same
+        message one after the other): read it, do not change it.
+        """
+        return _count_grams(text, tuple(words), self.char_max_n)
 
     def fit(self, documents: Iterable[Counter]) -> list[Counter]:
         """Builds the vocabulary and idf from counted documents; returns them for :meth:`matrix`."""

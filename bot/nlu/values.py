@@ -91,7 +91,10 @@ def find_percents(text: str) -> list[Found]:
 
 # --- numbers that identify -----------------------------------------------------------------------
 
-_PHONE = re.compile(r"(?<![\d])(?:\+?86[\s-]?)?(1[3-9]\d(?:[\s-]?\d){8})(?![\d])")
+#: A mobile number in text, with or without +86 and separators (group 1: the number).
+PHONE = re.compile(r"(?<![\d])(?:\+?86[\s-]?)?(1[3-9]\d(?:[\s-]?\d){8})(?![\d])")
+#: A mobile number as helpdesks print it, digits 4-7 hidden (138****8000): not an entity, a shape.
+MASKED_PHONE = re.compile(r"(?<!\d)1[3-9]\d[\s-]?\*{4}[\s-]?\d{4}(?!\d)")
 _SIX = re.compile(r"(?<![\dA-Za-z])(\d{5}[\dXx])(?![\dA-Za-z%.])")
 _ID_CONTEXT = re.compile(r"身份证|证件|后六位|后6位|末六位|末6位|尾号")
 _CODE_CONTEXT = re.compile(r"验证码|校验码|动态码|短信码")
@@ -100,7 +103,7 @@ _CODE_CONTEXT = re.compile(r"验证码|校验码|动态码|短信码")
 def find_identifiers(text: str) -> list[Found]:
     """Phone numbers, one-time codes and the ID number's last six characters."""
     found: list[Found] = []
-    for m in _PHONE.finditer(text):
+    for m in PHONE.finditer(text):
         found.append(Found("phone_number", re.sub(r"\D", "", m.group(1)), m.start(), m.end()))
     for m in _SIX.finditer(text):
         if any(f.start <= m.start() < f.end for f in found):
