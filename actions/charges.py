@@ -106,6 +106,9 @@ def answer_refund(
     try:
         with services.store.transaction() as session:
             report = explain_charges(session, verified.subscriber_id, periods, now)
+            named = tracker.get_slot("service")
+            if named:  # "彩铃的钱退给我": that service's charges only
+                report = report.for_service(named)
             if not report.refundable_charge_ids:
                 existing = [c for c in report.flagged_charges if c.dispute_ticket_no]
                 if existing:
@@ -158,7 +161,12 @@ def answer_refund(
         dispatcher.utter_message(
             response="utter_refund_exists", ticket_no=dispute.ticket_no, amount=yuan(dispute.amount_fen)
         )
-    return [SlotSet("offer", None), SlotSet("last_task", "refund"), *offer_rating(dispatcher)]
+    return [
+        SlotSet("offer", None),
+        SlotSet("service", None),
+        SlotSet("last_task", "refund"),
+        *offer_rating(dispatcher),
+    ]
 
 
 @resumable("unsubscribe_service")

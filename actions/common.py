@@ -150,12 +150,24 @@ class GatedRequestAction(ServiceAction, ABC):
                 until=local_time(exc.until),
             )
             return [SlotSet("verification_needed", False), SlotSet("resume_form", "none")]
+        further = self._further(tracker)
         if verified is None:
             if self.intro:
                 dispatcher.utter_message(response=self.intro)
             dispatcher.utter_message(response="utter_need_verification")
-            return self._start_verification()
-        return run_resumable(self.request, self.services, dispatcher, tracker, verified)
+            later = [SlotSet("further_requests", further)] if further else []
+            return [*self._start_verification(), *later]
+        return run_requests([self.request, *further], self.services, dispatcher, tracker, verified)
+
+    def _further(self, tracker: Tracker) -> list[str]:
+        """The other requests of the same message (``bot.nlu.requests``), when it was typed for this one."""
+        from bot.nlu.requests import further_requests
+
+        message = tracker.latest_message or {}
+        if (message.get("intent") or {}).get("name") not in (self.request, "nlu_fallback"):
+            return []  # a button, a rule's follow-up: the text was not asking for this task
+        entities = [e.get("entity") or "" for e in message.get("entities") or []]
+        return further_requests(message.get("text") or "", self.request, entities)
 
     def _start_verification(self) -> list[EventType]:
         return [
@@ -174,6 +186,49 @@ def run_resumable(
     if not any(isinstance(e, dict) and e.get("name") == "resume_form" for e in events):
         events = [*events, SlotSet("resume_form", "none")]
     return [SlotSet("verification_needed", False), *events]
+
+
+def run_requests(
+    requests: list[str],
+    services: Services,
+    dispatcher: CollectingDispatcher,
+    tracker: Tracker,
+    verified: Verified,
+) -> list[EventType]:
+    """Runs the requests of one message in turn (``bot.nlu.requests.ORDER``), answering each.
+
+    Only the last answer offers a rating; the charges explanation does not offer the refund that
+    follows it in the same turn.
+    """
+    from bot.nlu.requests import in_order
+
+    ordered = [r for r in in_order(requests) if r in RESUMABLE]
+    if len(ordered) == 1:
+        return run_resumable(ordered[0], services, dispatcher, tracker, verified)
+    events: list[EventType] = []
+    form = "none"
+    for request in ordered:
+        for event in run_resumable(request, services, dispatcher, tracker, verified):
+            if event.get("name") == "resume_form":
+                # a request that continues in a form (an alert, a closure) keeps it going
+                form = event.get("value") if form == "none" else form
+            else:
+                events.append(event)
+    _one_answer_each(dispatcher, refund_follows="request_refund" in ordered)
+    return [*events, SlotSet("resume_form", form or "none"), SlotSet("further_requests", None)]
+
+
+def _one_answer_each(dispatcher: CollectingDispatcher, *, refund_follows: bool) -> None:
+    """Drops all but the last rating request; turns the refund offer into a statement when it follows."""
+    messages = dispatcher.messages
+    ratings = [i for i, m in enumerate(messages) if m.get("response") == "utter_ask_rating"]
+    for i in reversed(ratings[:-1]):
+        del messages[i]
+    if refund_follows:
+        for message in messages:
+            if message.get("response") == "utter_charges_flagged":
+                message["response"] = "utter_charges_flagged_refunding"
+                message["buttons"] = []
 
 
 def resume_if_verified(

@@ -14,7 +14,7 @@ half-done. Money is integer fen; times are aware UTC (shown in Asia/Shanghai).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any, Optional
 
@@ -236,6 +236,21 @@ class ChargeReport:
     def flagged_charges(self) -> tuple[ExplainedCharge, ...]:
         """The charges with at least one flag, newest first."""
         return tuple(c for c in self.charges if c.flagged)
+
+    def for_service(self, service_code: str) -> ChargeReport:
+        """The same report narrowed to one service's charges ("彩铃的钱退给我")."""
+        charges = tuple(c for c in self.charges if c.service_code == service_code)
+        return replace(
+            self,
+            charges=charges,
+            total_fen=sum(c.amount_fen for c in charges),
+            flagged_total_fen=sum(c.amount_fen for c in charges if c.flagged),
+            refundable_charge_ids=tuple(c.charge_id for c in charges if c.refundable),
+            refundable_total_fen=sum(c.amount_fen for c in charges if c.refundable),
+            active_flagged_services=tuple(
+                s for s in self.active_flagged_services if s.service_code == service_code
+            ),
+        )
 
 
 @dataclass(frozen=True)
