@@ -21,7 +21,14 @@ from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.extractors.extractor import EntityExtractorMixin
 from rasa.nlu.tokenizers.jieba_tokenizer import JiebaTokenizer
 from rasa.nlu.tokenizers.tokenizer import Token
-from rasa.shared.nlu.constants import ENTITIES, TEXT
+from rasa.shared.nlu.constants import (
+    ENTITIES,
+    INTENT,
+    INTENT_NAME_KEY,
+    INTENT_RANKING_KEY,
+    PREDICTED_CONFIDENCE_KEY,
+    TEXT,
+)
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
@@ -151,4 +158,36 @@ class CatalogueEntityExtractor(GraphComponent, EntityExtractorMixin):
             if found:
                 found = self.add_extractor_name(found)
                 message.set(ENTITIES, (message.get(ENTITIES) or []) + found, add_to_output=True)
+        return messages
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False)
+class NoiseDetector(GraphComponent):
+    """Marks a message with nothing to understand (``bot.nlu.noise``) as the intent ``noise``.
+
+    It runs after the intent classifier and before the fallback classifier: a blank message, emoji
+    only, markup only or one letter repeated is neither a task nor a misunderstanding, and
+    ``action_noise`` answers it (a blank message with nothing, the rest with a short prompt).
+    """
+
+    @classmethod
+    def create(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> NoiseDetector:
+        return cls()
+
+    def process(self, messages: list[Message]) -> list[Message]:
+        from bot.nlu.noise import NOISE_INTENT, is_noise
+
+        for message in messages:
+            text = message.get(TEXT)
+            if is_noise(text if isinstance(text, str) else ""):
+                intent = {INTENT_NAME_KEY: NOISE_INTENT, PREDICTED_CONFIDENCE_KEY: 1.0}
+                message.set(INTENT, intent, add_to_output=True)
+                message.set(INTENT_RANKING_KEY, [intent], add_to_output=True)
+                message.set(ENTITIES, [], add_to_output=True)
         return messages

@@ -2,7 +2,7 @@
 
 The set is labelled with ``intent`` (the best label) and ``accept`` (every label a reasonable
 classifier could defend). A prediction is right when it is in ``accept`` after folding retrieval
-intents to their parent (``faq/fee_standard`` → ``faq``); ``nlu_fallback`` and a clarification are
+intents to their parent (``faq/fee_standard`` → ``faq``); ``nlu_fallback``, ``noise`` and a clarification are
 right only where ``accept`` holds ``out_of_scope``; ``inform_phone`` is our ``inform``.
 
 The set is for measuring and studying, never for training: :func:`near_copies` finds training
@@ -39,7 +39,7 @@ class DevItem:
     def is_right(self, predicted: str) -> bool:
         """Whether ``predicted`` (an intent, a retrieval key, ``nlu_fallback`` or ``clarify``) counts."""
         base = predicted.split("/", 1)[0]
-        if base in ("nlu_fallback", "clarify"):
+        if base in ("nlu_fallback", "clarify", "noise"):
             return "out_of_scope" in self.accept
         return base in self.accept
 
