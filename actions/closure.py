@@ -40,7 +40,18 @@ FORM_SLOTS = (
     "closure_contract_end",
 )
 DIGRESSIONS = frozenset(
-    {"query_balance", "query_usage", "query_bill", "stop", "request_human", "faq", "chitchat"}
+    {
+        "query_balance",
+        "query_usage",
+        "query_bill",
+        "query_plan",
+        "query_subscriptions",
+        "query_alerts",
+        "stop",
+        "request_human",
+        "faq",
+        "chitchat",
+    }
 )
 
 
@@ -68,20 +79,9 @@ def start_closure(
     if not check.can_close:
         dispatcher.utter_message(response="utter_closure_blocked", reasons=_reasons(check.blockers))
         return [SlotSet("last_task", "closure")]
-    details = []
-    if check.services_to_cancel:
-        names = "、".join(s.service_name for s in check.services_to_cancel)
-        details.append(f"· 将同时取消增值业务：{names}")
-    if check.termination_fee_fen:
-        details.append(f"· 合约期内销户需支付违约金 {yuan(check.termination_fee_fen)} 元")
-    if check.refund_fen:
-        details.append(
-            f"· 账户余额 {yuan(check.refund_fen)} 元将在销户生效后{check.refund_method or '原路退回'}"
-        )
-    else:
-        details.append("· 销户后没有需要退还的余额")
-    details.extend(f"· {notice}" for notice in check.notices)
-    details.append(f"· 申请将于 {_when(check.effective_at)} 生效，生效前可随时撤销")
+    # Each fact once: the fee is in the consent question, the effective date in the confirmation.
+    asked = {"effective", "fee"} if check.needs_consent else {"effective"}
+    details = [f"· {sentence}" for kind, sentence in check.facts if kind not in asked]
     dispatcher.utter_message(response="utter_closure_summary", details="\n".join(details))
     consent = None if check.needs_consent else "not_needed"
     return [
@@ -187,14 +187,8 @@ class ActionSubmitClosure(ServiceAction):
         if not result.created:
             dispatcher.utter_message(response="utter_closure_exists", effective=_when(request.effective_at))
             return reset
-        refund = (
-            f"余额 {yuan(request.refund_fen)} 元将在生效后{result.refund_method or '原路退回'}。"
-            if request.refund_fen
-            else ""
-        )
-        dispatcher.utter_message(
-            response="utter_closure_requested", effective=_when(request.effective_at), refund=refund
-        )
+        # the summary and the confirmation question said the date and the refund; the SMS repeats them
+        dispatcher.utter_message(response="utter_closure_requested")
         return [*reset, *offer_rating(dispatcher)]
 
 

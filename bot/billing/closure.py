@@ -224,24 +224,39 @@ class ClosureCheck:
         return tuple(b.code for b in self.blockers)
 
     @property
-    def notices(self) -> tuple[str, ...]:
-        """What closing means for this account, one Chinese sentence each (for the assistant)."""
-        lines = [b.message_zh for b in self.blockers]
+    def facts(self) -> tuple[tuple[str, str], ...]:
+        """What closing means for this account: each fact once, as ``(kind, Chinese sentence)``.
+
+        Kinds: ``blocker``, ``fee``, ``services``, ``refund``, ``effective``, ``quarantine``. A
+        conversation states each fact once; what its own questions ask about (the fee, the
+        effective date) it leaves out of the summary before them.
+        """
+        facts = [("blocker", b.message_zh) for b in self.blockers]
         if self.termination_fee_fen > 0 and self.contract is not None:
-            lines.append(
-                f"您的合约期至{self.contract.end.isoformat()}，合约期内销户需支付提前解约违约金"
-                f"{yuan(self.termination_fee_fen)}元，将从余额中扣除。"
+            facts.append(
+                (
+                    "fee",
+                    f"您的合约期至{self.contract.end.isoformat()}，合约期内销户需支付提前解约违约金"
+                    f"{yuan(self.termination_fee_fen)}元，将从余额中扣除。",
+                )
             )
         if self.services_to_cancel:
             names = "、".join(s.service_name for s in self.services_to_cancel)
-            lines.append(f"已订增值业务（{names}）将一并取消。")
+            facts.append(("services", f"已订增值业务（{names}）将一并取消。"))
         if self.refund_fen > 0 and self.refund_method:
-            lines.append(f"账户余额{yuan(self.refund_fen)}元将在销户后{self.refund_method}。")
-        lines.append(
-            f"销户申请于{_date_zh(self.effective_at, self.checked_at)}生效，生效前可随时撤销；"
-            f"销户后号码进入{NUMBER_QUARANTINE_DAYS}天冷冻期。"
+            facts.append(("refund", f"账户余额{yuan(self.refund_fen)}元将在销户后{self.refund_method}。"))
+        elif self.refund_fen == 0:
+            facts.append(("refund", "销户后没有需要退还的余额。"))
+        facts.append(
+            ("effective", f"销户申请于{_date_zh(self.effective_at, self.checked_at)}生效，生效前可随时撤销。")
         )
-        return tuple(lines)
+        facts.append(("quarantine", f"销户后号码进入{NUMBER_QUARANTINE_DAYS}天冷冻期。"))
+        return tuple(facts)
+
+    @property
+    def notices(self) -> tuple[str, ...]:
+        """What closing means for this account, one Chinese sentence per fact (for the assistant)."""
+        return tuple(sentence for _, sentence in self.facts)
 
 
 @dataclass(frozen=True)

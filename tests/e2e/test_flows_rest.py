@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import datetime, timezone
 
@@ -63,10 +64,12 @@ def test_liu_yang_closes_with_a_digression_and_cancels(servers: Servers) -> None
     assert "服务密码" in after_code
     summary = _all(servers.say(sender, "135790"))
     assert "120.00" in summary and "确认销户" in summary
+    # each fact once: the refund and the effective date are not repeated in other words
+    assert summary.count("120.00") == 1 and len(re.findall(r"\d+月\d+日", summary)) == 1, summary
     digression = _all(servers.say(sender, "查一下余额"))
     assert "120.00 元" in digression and "确认销户" in digression  # answered, then the closure resumes
     requested = _all(servers.say(sender, "确认销户"))
-    assert "销户申请已提交" in requested
+    assert "销户申请已提交" in requested and "120.00" not in requested
     with servers.store.transaction() as session:
         assert session.scalars(
             select(ClosureRequest.status).where(ClosureRequest.conversation_id == sender)
