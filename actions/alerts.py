@@ -34,7 +34,18 @@ ALERT_TYPES = ("balance", "spend", "deduction", "data")
 FORM_SLOTS = ("alert_type", "alert_threshold", "alert_channel")
 # Questions that may interrupt the form; it resumes after the answer.
 DIGRESSIONS = frozenset(
-    {"query_balance", "query_usage", "query_bill", "stop", "request_human", "faq", "chitchat"}
+    {
+        "query_balance",
+        "query_usage",
+        "query_bill",
+        "query_plan",
+        "query_subscriptions",
+        "query_alerts",
+        "stop",
+        "request_human",
+        "faq",
+        "chitchat",
+    }
 )
 NO_THRESHOLD = "none"
 RESET_STASH = [SlotSet(slot, None) for slot in FORM_SLOTS]

@@ -7,12 +7,13 @@ import re
 from typing import Any, Optional
 
 from rasa_sdk import Tracker
-from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import ServiceAction, latest_entity, resume_if_verified
 from bot.db import StoreUnavailable
 from bot.feedback import InvalidRating, record_rating
+from bot.nlu.noise import NOISE_INTENT, is_blank
 
 logger = logging.getLogger(__name__)
 
@@ -151,12 +152,15 @@ class ActionRateService(ServiceAction):
 
 
 class ActionFallback(ServiceAction):
-    """Not understood: clarify or ask again; the second time in a row, hand over to a person.
+    """Not understood: clarify or ask again; the second time in a row, offer a person.
 
     When tasks stand near the top of the model's ranking (``bot.nlu.clarify``), the subscriber
     is asked "您是想……？" with those tasks as buttons, each carrying the entities already
-    understood, plus 转人工; otherwise to say it another way. Sets ``handoff_reason`` (``none`` or
-    ``fallback``): the rules run ``action_handoff`` on ``fallback``.
+    understood, plus 转人工; otherwise to say it another way. After two misunderstandings in a
+    row the subscriber is offered a person (buttons 转人工 / 换个说法); nobody is queued unless
+    they choose it. Blank messages and noise (``bot.nlu.noise``) are not misunderstandings and do
+    not count. A message naming two queries the model could not choose between ("余额和流量都查一下")
+    is answered as both (``bot.nlu.requests``).
     """
 
     def name(self) -> str:
@@ -165,24 +169,78 @@ class ActionFallback(ServiceAction):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
-        intents: list[Optional[str]] = []
-        for event in tracker.events:
-            # messages logged while a person had the conversation do not count
-            if event.get("event") == "resume" or (
-                event.get("event") == "action" and event.get("name") == "action_handoff"
-            ):
-                intents = []
-            elif event.get("event") == "user":
-                intents.append(event.get("parse_data", {}).get("intent", {}).get("name"))
-        if len(intents) >= 2 and intents[-1] == intents[-2] == "nlu_fallback":
-            dispatcher.utter_message(response="utter_handoff_fallback")
-            return [SlotSet("handoff_reason", "fallback")]
+        both = several_queries(tracker.latest_message or {})
+        if both:
+            return [SlotSet("handoff_reason", "none"), FollowupAction(QUERY_ACTIONS[both[0]])]
+        if misunderstood_in_a_row(tracker) >= 2:
+            dispatcher.utter_message(response="utter_offer_human")
+            return [SlotSet("handoff_reason", "none")]
         buttons = clarification_buttons(tracker.latest_message or {}, domain)
         if buttons:
             dispatcher.utter_message(response="utter_clarify", buttons=buttons)
         else:
             dispatcher.utter_message(response="utter_default")
         return [SlotSet("handoff_reason", "none")]
+
+
+# The queries a fallback may answer at once when the message names two of them.
+QUERY_ACTIONS = {
+    "query_balance": "action_query_balance",
+    "query_usage": "action_query_usage",
+    "query_bill": "action_query_bill",
+}
+
+
+def several_queries(parse_data: dict[str, Any]) -> list[str]:
+    """The queries of a not-understood message that names two or more (the likelier one first)."""
+    from bot.nlu.requests import further_requests
+
+    ranking = [r.get("name") for r in parse_data.get("intent_ranking") or []]
+    top = next((name for name in ranking if name in QUERY_ACTIONS), None)
+    if top is None:
+        return []
+    others = [r for r in further_requests(parse_data.get("text") or "", top) if r in QUERY_ACTIONS]
+    return [top, *others] if others else []
+
+
+def misunderstood_in_a_row(tracker: Tracker) -> int:
+    """How many of the subscriber's latest messages in a row were not understood (this one included).
+
+    Noise and blank messages are skipped; messages logged while a person had the conversation,
+    and those before it, do not count.
+    """
+    intents: list[Optional[str]] = []
+    for event in tracker.events:
+        if event.get("event") == "resume" or (
+            event.get("event") == "action" and event.get("name") == "action_handoff"
+        ):
+            intents = []
+        elif event.get("event") == "user":
+            intent = (event.get("parse_data") or {}).get("intent", {}).get("name")
+            if intent != NOISE_INTENT:
+                intents.append(intent)
+    count = 0
+    for intent in reversed(intents):
+        if intent != "nlu_fallback":
+            break
+        count += 1
+    return count
+
+
+class ActionNoise(ServiceAction):
+    """A message with nothing to understand: a blank one gets no answer, the rest one short prompt."""
+
+    def name(self) -> str:
+        return "action_noise"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        # the text as typed: the parsed one has emoji removed already (bot.nlu.normalise)
+        typed = next((e.get("text") for e in reversed(tracker.events) if e.get("event") == "user"), None)
+        if not is_blank(typed if typed is not None else (tracker.latest_message or {}).get("text") or ""):
+            dispatcher.utter_message(response="utter_noise")
+        return []
 
 
 def clarification_buttons(parse_data: dict[str, Any], domain: dict[str, Any]) -> list[dict[str, str]]:

@@ -32,6 +32,7 @@ TASK_SLOTS = (
     "second_factor_status",
     "pending_request",
     "pending_level",
+    "further_requests",
     "verification_needed",
     "alert_threshold",
     "alert_channel",
@@ -72,6 +73,8 @@ def infer_reason(tracker: Tracker) -> str:
     recent = {r for turn in turns[-3:-1] for r in _responses(turn)}
     if "utter_number_locked" in recent:
         return "locked"
+    if "utter_offer_human" in recent:  # 转人工 chosen after two misunderstandings
+        return "fallback"
     if DEPENDENCY_FAILURES & recent:
         return "dependency"
     return "requested"

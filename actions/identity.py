@@ -9,9 +9,10 @@ the Rasa server, records the outcome in the store and forwards a masked message 
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any, Optional
 
-from rasa_sdk import FormValidationAction, Tracker
+from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
@@ -24,7 +25,7 @@ from actions.common import (
     find_phone,
     latest_intent,
     local_time,
-    run_resumable,
+    run_requests,
 )
 from bot.app import Services
 from bot.db import StoreUnavailable
@@ -39,7 +40,26 @@ RESET_VERIFICATION = (
     "second_factor_status",
     "pending_request",
     "pending_level",
+    "further_requests",
 )
+
+# Asked while verification is under way ("顺便查下流量"): done once the subscriber is verified.
+REMEMBERED = frozenset(
+    {
+        "query_balance",
+        "query_bill",
+        "query_usage",
+        "query_plan",
+        "query_subscriptions",
+        "query_alerts",
+        "query_unknown_charge",
+        "request_refund",
+        "unsubscribe_service",
+    }
+)
+# "验证码怎么还没收到" asks about the code; "重发" (or the button) asks for a new one.
+_NOT_ARRIVED = re.compile(r"没(有)?(收到|到|来|看到)|收不到|怎么还|还没|没短信|没有短信")
+_RESEND = re.compile(r"重发|再发|重新发|再来一个|resend_code")
 
 
 def send_code(
@@ -108,16 +128,43 @@ class ValidateVerificationForm(UsesServices, FormValidationAction):
             slots.remove("second_factor_status")
         return slots
 
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        events = await super().run(dispatcher, tracker, domain)
+        if not self._remembers(tracker):
+            return events
+        # a second request while verifying: kept, and done as soon as verification succeeds
+        further = list(tracker.get_slot("further_requests") or [])
+        intent = latest_intent(tracker)
+        dispatcher.utter_message(response="utter_after_verification")
+        return [
+            *events,
+            SlotSet("further_requests", [*further, intent] if intent not in further else further),
+        ]
+
+    @staticmethod
+    def _remembers(tracker: Tracker) -> bool:
+        """Whether the latest message asks for another task that verification will unlock."""
+        intent = latest_intent(tracker)
+        if intent not in REMEMBERED or intent == tracker.get_slot("pending_request"):
+            return False
+        if tracker.get_slot("requested_slot") not in ("phone_number", "otp_status"):
+            return False
+        return True
+
     async def extract_phone_number(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         if tracker.get_slot("requested_slot") != "phone_number":
             return {}
-        if latest_intent(tracker) in INTERRUPTING_INTENTS:
+        intent = latest_intent(tracker)
+        if intent in INTERRUPTING_INTENTS:
             return {}
         phone = find_phone(tracker)
         if phone is None:
-            dispatcher.utter_message(response="utter_invalid_phone")
+            if not self._remembers(tracker):
+                dispatcher.utter_message(response="utter_invalid_phone")
             return {"phone_number": None}
         terminal = send_code(self.services, dispatcher, tracker.sender_id, phone)
         if terminal == "unknown":
@@ -135,9 +182,16 @@ class ValidateVerificationForm(UsesServices, FormValidationAction):
         if intent in INTERRUPTING_INTENTS:
             return {}
         phone = tracker.get_slot("phone_number")
+        text = (tracker.latest_message or {}).get("text") or ""
         if intent == "resend_code" and phone:
+            if _NOT_ARRIVED.search(text) and not _RESEND.search(text):
+                # a question about the code, not a request for another: say where it went, offer 重发
+                dispatcher.utter_message(response="utter_code_not_arrived", masked_phone=mask_phone(phone))
+                return {"otp_status": None}
             status = send_code(self.services, dispatcher, tracker.sender_id, phone)
             return {"otp_status": None if status == "unknown" else status}
+        if self._remembers(tracker):
+            return {"otp_status": None}
         outcome = self._outcome(dispatcher, tracker, intent)
         if outcome is None:
             return {"otp_status": None}
@@ -204,7 +258,8 @@ class ValidateVerificationForm(UsesServices, FormValidationAction):
     ) -> Any:
         """The guard's recorded outcome for this conversation (None after telling what to type)."""
         if intent != "provide_secret":
-            dispatcher.utter_message(response=hint)
+            if not (hint == "utter_code_not_received" and _needs_new_code(self.services, tracker)):
+                dispatcher.utter_message(response=hint)
             return None
         try:
             outcome = self.services.verification.take_outcome(tracker.sender_id)
@@ -221,6 +276,29 @@ class ValidateVerificationForm(UsesServices, FormValidationAction):
         dispatcher.utter_message(
             response="utter_number_locked", masked_phone=mask_phone(phone or ""), until=until
         )
+
+
+def _needs_new_code(services: Services, tracker: Tracker) -> bool:
+    try:
+        return services.verification.needs_new_code(tracker.sender_id)
+    except StoreUnavailable:
+        return False
+
+
+class ActionAskOtpStatus(UsesServices, Action):
+    """Asks for the SMS code, or, when the last one was voided or expired, for a new one (重发)."""
+
+    def name(self) -> str:
+        return "action_ask_otp_status"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        if _needs_new_code(self.services, tracker):
+            dispatcher.utter_message(response="utter_ask_new_code")
+        else:
+            dispatcher.utter_message(response="utter_ask_otp_status")
+        return []
 
 
 class ActionVerificationDone(ServiceAction):
@@ -252,7 +330,8 @@ class ActionVerificationDone(ServiceAction):
             return [*events, *failed]
         if request not in RESUMABLE:
             return [*events, SlotSet("verification_needed", False), SlotSet("resume_form", "none")]
-        return [*events, *run_resumable(request, self.services, dispatcher, tracker, verified)]
+        further = list(tracker.get_slot("further_requests") or [])
+        return [*events, *run_requests([request, *further], self.services, dispatcher, tracker, verified)]
 
 
 class ActionCancelTask(ServiceAction):

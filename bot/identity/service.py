@@ -331,6 +331,28 @@ class VerificationService:
                 .limit(1)
             ).scalar_one_or_none()
 
+    def needs_new_code(self, conversation_id: str) -> bool:
+        """Whether the conversation's latest SMS code can no longer be answered.
+
+        True when it was voided by wrong tries or has expired (answered late, or past its expiry
+        while still open): the subscriber needs a new code, not another try.
+        """
+        now = self._clock.now()
+        with self._store.transaction() as session:
+            latest = session.execute(
+                select(VerificationChallenge.status, VerificationChallenge.expires_at)
+                .where(
+                    VerificationChallenge.conversation_id == conversation_id,
+                    VerificationChallenge.factor == "sms_otp",
+                )
+                .order_by(VerificationChallenge.id.desc())
+                .limit(1)
+            ).one_or_none()
+        if latest is None:
+            return False
+        status, expires_at = latest
+        return status in ("failed", "expired") or (status == "open" and now > expires_at)
+
     def submit_secret(self, conversation_id: str, secret: str) -> AttemptResult:
         """Checks what the subscriber typed against the conversation's latest challenge.
 

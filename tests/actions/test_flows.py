@@ -234,7 +234,7 @@ async def test_rating_is_stored(services: Services) -> None:
     assert said(messages) == ["utter_rating_invalid"]
 
 
-async def test_second_fallback_in_a_row_hands_off(services: Services) -> None:
+async def test_second_fallback_in_a_row_offers_a_person(services: Services) -> None:
     user = lambda name: {"event": "user", "parse_data": {"intent": {"name": name}}}  # noqa: E731
     _, messages = await run(
         ActionFallback(services), tracker("c15", events=[user("greet"), user("nlu_fallback")])
@@ -243,7 +243,7 @@ async def test_second_fallback_in_a_row_hands_off(services: Services) -> None:
     _, messages = await run(
         ActionFallback(services), tracker("c15", events=[user("nlu_fallback"), user("nlu_fallback")])
     )
-    assert said(messages) == ["utter_handoff_fallback"]
+    assert said(messages) == ["utter_offer_human"]
 
 
 async def test_no_secret_reaches_events_or_messages(services: Services) -> None:

@@ -192,32 +192,49 @@ async def test_a_second_dependency_failure_in_a_row_hands_off(clock: FixedClock)
     assert events[:2] == [SlotSet("verification_needed", False), SlotSet("resume_form", "none")]
 
 
-async def test_two_fallbacks_in_a_row_set_the_handoff_reason(services: Services) -> None:
+async def test_two_fallbacks_in_a_row_offer_a_person_and_queue_nobody(services: Services) -> None:
     first = [user("nlu_fallback", "啊啊")]
     events, messages = await run(ActionFallback(services), tracker("c8", intent="nlu_fallback", events=first))
     assert events == [SlotSet("handoff_reason", "none")] and said(messages) == ["utter_default"]
-    second = [*first, action("action_fallback"), user("nlu_fallback", "呃呃")]
+    second = [*first, action("action_fallback"), bot("utter_default"), user("nlu_fallback", "呃呃")]
     events, messages = await run(
         ActionFallback(services), tracker("c8", intent="nlu_fallback", events=second)
     )
-    assert events == [SlotSet("handoff_reason", "fallback")] and said(messages) == ["utter_handoff_fallback"]
+    # offered, with buttons, not queued
+    assert events == [SlotSet("handoff_reason", "none")] and said(messages) == ["utter_offer_human"]
+    assert handoffs(services) == []
 
-    events, _ = await run(
-        ActionHandoff(services),
-        tracker("c8", intent="nlu_fallback", slots={"handoff_reason": "fallback"}, events=second),
-    )
+    # 转人工 after the offer: queued, and the agent sees that the bot did not understand
+    chosen = [*second, action("action_fallback"), bot("utter_offer_human"), user("request_human", "转人工")]
+    events, _ = await run(ActionHandoff(services), tracker("c8", intent="request_human", events=chosen))
     assert events == PAUSED and handoffs(services)[0].reason == "fallback"
 
     # after an agent hands back, what was said to the agent does not count as a fallback
     resumed = [
-        *second,
+        *chosen,
         action("action_handoff"),
         user("nlu_fallback", "好的谢谢"),
         {"event": "resume"},
         user("nlu_fallback", "嗯"),
     ]
-    events, _ = await run(ActionFallback(services), tracker("c8", intent="nlu_fallback", events=resumed))
-    assert events == [SlotSet("handoff_reason", "none")]
+    events, messages = await run(
+        ActionFallback(services), tracker("c8", intent="nlu_fallback", events=resumed)
+    )
+    assert events == [SlotSet("handoff_reason", "none")] and said(messages) == ["utter_default"]
+
+
+async def test_noise_between_misunderstandings_does_not_count(services: Services) -> None:
+    events = [
+        user("nlu_fallback", "啊啊"),
+        user("noise", ""),
+        user("noise", "😀"),
+        user("nlu_fallback", "呃"),
+    ]
+    _, messages = await run(ActionFallback(services), tracker("c9", intent="nlu_fallback", events=events))
+    assert said(messages) == ["utter_offer_human"]
+    events = [user("nlu_fallback", "啊啊"), user("greet", "你好"), user("nlu_fallback", "呃")]
+    _, messages = await run(ActionFallback(services), tracker("c9", intent="nlu_fallback", events=events))
+    assert said(messages) == ["utter_default"]
 
 
 @pytest.mark.parametrize(
