@@ -95,15 +95,15 @@ def bind(
         Whether anything changed, and whether an earlier binding was moved.
 
     Raises:
-        ValueError: an empty OpenID, a naive time, or an account that is closed or closing.
+        ValueError: an empty OpenID, a naive time, or an account that is unknown or closed.
     """
     if not openid or len(openid) > 64:
         raise ValueError("an OpenID is 1-64 characters")
     if at.tzinfo is None:
         raise ValueError("'at' must be a timezone-aware datetime")
     status = session.scalar(select(Subscriber.status).where(Subscriber.id == subscriber_id))
-    if status not in ("active", "suspended"):
-        raise ValueError("only an open account can be bound")
+    if status is None or status == "closed":
+        raise ValueError("only an existing, open account can be bound")
     existing = session.scalars(
         select(WeChatBinding)
         .where((WeChatBinding.openid == openid) | (WeChatBinding.subscriber_id == subscriber_id))

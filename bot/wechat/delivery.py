@@ -344,7 +344,9 @@ class WeChatAlertSender:
                 stats = await self.run_once()
             except Exception as exc:  # noqa: BLE001 - the store may be down; the next pass tries again
                 # The class only: a database error's text quotes the row (number, body).
-                logger.error("a WeChat delivery pass failed (%s); again in %s s", type(exc).__name__, interval)
+                logger.error(
+                    "a WeChat delivery pass failed (%s); again in %s s", type(exc).__name__, interval
+                )
             else:
                 for notification_id, outcome in stats.outcomes:
                     total.add(notification_id, outcome)
