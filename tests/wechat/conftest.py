@@ -80,3 +80,14 @@ async def fake_wechat() -> AsyncIterator[FakeTemplateApi]:
     await fake.start()
     yield fake
     await fake.stop()
+
+
+@pytest.fixture
+def services(store: Any, clock: Any) -> Any:
+    """The assistant's services on the demo store (as the action tests build them)."""
+    from bot.billing.seed import seed_demo
+    from tests.actions.conftest import SETTINGS, services_on
+
+    with store.transaction() as session:
+        seed_demo(session, clock.now(), SETTINGS)
+    return services_on(store, clock)
