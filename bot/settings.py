@@ -206,11 +206,15 @@ def settings_from_env(environ: os._Environ[str] | dict[str, str] | None = None) 
         wechat_app_id=env.get("WECHAT_APP_ID", defaults.wechat_app_id).strip(),
         wechat_app_secret=env.get("WECHAT_APP_SECRET", defaults.wechat_app_secret).strip(),
         wechat_api_base_url=env.get("WECHAT_API_BASE_URL", "").strip() or defaults.wechat_api_base_url,
-        wechat_alert_template_id=env.get("WECHAT_ALERT_TEMPLATE_ID", defaults.wechat_alert_template_id).strip(),
+        wechat_alert_template_id=env.get(
+            "WECHAT_ALERT_TEMPLATE_ID", defaults.wechat_alert_template_id
+        ).strip(),
         wechat_delivery_interval=float(
             env.get("BOT_WECHAT_DELIVERY_INTERVAL", defaults.wechat_delivery_interval)
         ),
-        wechat_delivery_attempts=int(env.get("BOT_WECHAT_DELIVERY_ATTEMPTS", defaults.wechat_delivery_attempts)),
+        wechat_delivery_attempts=int(
+            env.get("BOT_WECHAT_DELIVERY_ATTEMPTS", defaults.wechat_delivery_attempts)
+        ),
         wechat_retry_seconds=float(env.get("BOT_WECHAT_RETRY_SECONDS", defaults.wechat_retry_seconds)),
     ).check()
 
