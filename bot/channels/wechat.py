@@ -51,8 +51,8 @@ from sanic.response import HTTPResponse
 from bot.channels.guard import SecretGuard, default_guard
 from bot.channels.live import LiveHub, hub_for
 from bot.channels.rest import FAILURE_TEXT, MAX_MESSAGE_CHARS
-from bot.wechat.api import DEFAULT_API_BASE_URL, WeChatApi
 from bot.channels.wechat_crypto import MessageCrypto, WeChatCryptoError, decode_aes_key, signature_matches
+from bot.wechat.api import DEFAULT_API_BASE_URL, WeChatApi
 
 logger = logging.getLogger(__name__)
 
