@@ -21,6 +21,7 @@ from actions.common import (
     offer_rating,
     resumable,
 )
+from actions.wechat import alert_channel_for, wechat_bound
 from bot.alerts.rules import InvalidAlert, NoSuchAlert, cancel_alert, change_alert, create_alert, list_alerts
 from bot.app import Services
 from bot.billing.queries import ALERT_LABELS, describe_alert
@@ -114,7 +115,16 @@ class ValidateAlertForm(UsesServices, FormValidationAction):
     async def required_slots(
         self, domain_slots: list[str], dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[str]:
-        return list(domain_slots)
+        """Asks for the channel only when 微信 is possible (the number is bound); otherwise 短信."""
+        slots = list(domain_slots)
+        if "alert_channel" in slots and not tracker.get_slot("alert_channel"):
+            try:
+                verified = self.services.verification.current(tracker.sender_id)
+                if verified is not None and not wechat_bound(self.services, verified.subscriber_id):
+                    slots.remove("alert_channel")
+            except StoreUnavailable:
+                pass  # asked as before; saving will say the store is down
+        return slots
 
     async def extract_alert_threshold(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -161,13 +171,16 @@ class ActionSaveAlert(ServiceAction):
         threshold = None if raw in (None, NO_THRESHOLD) else int(raw)
         try:
             verified = self.services.verification.require(tracker.sender_id)
+            channel = alert_channel_for(
+                self.services, dispatcher, verified.subscriber_id, tracker.get_slot("alert_channel")
+            )
             with self.services.store.transaction() as session:
                 result = create_alert(
                     session,
                     subscriber_id=verified.subscriber_id,
                     alert_type=alert_type,
                     threshold=threshold,
-                    channel=tracker.get_slot("alert_channel") or "sms",
+                    channel=channel or "sms",
                     at=self.services.clock.now(),
                     conversation_id=tracker.sender_id,
                 )
@@ -242,13 +255,19 @@ def answer_change_alert(
         if alert_type is None:
             return []
         threshold = threshold_from(tracker, alert_type) or tracker.get_slot("alert_threshold")
+        channel = alert_channel_for(
+            services,
+            dispatcher,
+            verified.subscriber_id,
+            latest_entity(tracker, "channel") or tracker.get_slot("alert_channel"),
+        )
         with services.store.transaction() as session:
             rule = change_alert(
                 session,
                 subscriber_id=verified.subscriber_id,
                 alert_type=alert_type,
                 threshold=None if threshold in (None, NO_THRESHOLD) else int(threshold),
-                channel=latest_entity(tracker, "channel") or tracker.get_slot("alert_channel"),
+                channel=channel,
                 at=services.clock.now(),
                 conversation_id=tracker.sender_id,
             )

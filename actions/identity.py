@@ -27,6 +27,7 @@ from actions.common import (
     local_time,
     run_requests,
 )
+from actions.wechat import bind_after_verification
 from bot.app import Services
 from bot.db import StoreUnavailable
 from bot.identity.errors import NotVerified, NumberLocked, SmsGatewayError, TooManyCodes, UnknownNumber
@@ -328,6 +329,7 @@ class ActionVerificationDone(ServiceAction):
 
                 return [*events, *failed, *dependency_handoff(self.services, dispatcher, tracker)]
             return [*events, *failed]
+        bind_after_verification(self.services, dispatcher, tracker, verified)
         if request not in RESUMABLE:
             return [*events, SlotSet("verification_needed", False), SlotSet("resume_form", "none")]
         further = list(tracker.get_slot("further_requests") or [])

@@ -147,6 +147,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     consumer = commands.add_parser("metrics-consumer", help="从 RabbitMQ 读取 Rasa 事件并记录对话指标")
     consumer.set_defaults(handler=_cmd_metrics_consumer)
+
+    wechat = commands.add_parser(
+        "deliver-wechat", help="发送排队的微信提醒（模板消息；未绑定或发送失败时改发短信）"
+    )
+    wechat.add_argument("--once", action="store_true", help="只处理一轮到期的消息后退出")
+    wechat.set_defaults(handler=_cmd_deliver_wechat)
     return parser
 
 
@@ -301,6 +307,42 @@ def _cmd_metrics_consumer(args: argparse.Namespace, clock: Clock, out: TextIO) -
     print(
         f"指标消费者已停止：收到 {stats.received} 条，计入 {stats.counted} 条，"
         f"无关或重复 {stats.ignored} 条，无法解析 {stats.dropped} 条。",
+        file=out,
+    )
+    return 0
+
+
+def _cmd_deliver_wechat(args: argparse.Namespace, clock: Clock, out: TextIO) -> int:
+    import asyncio
+    import logging
+    import os
+
+    from bot.wechat.delivery import run_forever, sender_from_settings
+
+    logging.basicConfig(
+        level=os.environ.get("LOG_LEVEL", "INFO"), format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+    settings = _settings()
+    store = _open_store()
+    try:
+        if args.once:
+            sender = sender_from_settings(store, settings, clock)
+
+            async def once():  # type: ignore[no-untyped-def]
+                try:
+                    return await sender.run_once()
+                finally:
+                    if sender.api is not None:
+                        await sender.api.close()
+
+            stats = asyncio.run(once())
+        else:
+            stats = run_forever(store, settings, clock)
+    finally:
+        store.dispose()
+    print(
+        f"微信提醒：微信送达 {stats.sent} 条，稍后重试 {stats.retried} 条，改发短信 {stats.fallback} 条，"
+        f"未能送达 {stats.undelivered} 条。",
         file=out,
     )
     return 0

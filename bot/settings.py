@@ -59,6 +59,14 @@ class Settings:
         events_exchange: the fanout exchange Rasa publishes to (the queue is bound to it).
         metrics_idle_minutes: a conversation session quiet this long counts as ended (Rasa's
             ``session_expiration_time`` in domain.yml).
+        wechat_app_id: the Official Account's AppID (``WECHAT_APP_ID``, shared with the channel).
+        wechat_app_secret: its AppSecret (``WECHAT_APP_SECRET``), for access tokens.
+        wechat_api_base_url: root of WeChat's server API (``WECHAT_API_BASE_URL``).
+        wechat_alert_template_id: the template message alerts are sent with
+            (``WECHAT_ALERT_TEMPLATE_ID``); empty: WeChat alerts go by SMS.
+        wechat_delivery_interval: seconds between two passes of the WeChat alert sender.
+        wechat_delivery_attempts: passes before a WeChat alert is given up (then SMS).
+        wechat_retry_seconds: the first pause before a retry; each later one doubles.
     """
 
     env: str = "development"
@@ -83,6 +91,13 @@ class Settings:
     events_queue: str = "billing_assistant_events"
     events_exchange: str = "billing-assistant-events"
     metrics_idle_minutes: int = 60
+    wechat_app_id: str = ""
+    wechat_app_secret: str = field(default="", repr=False)
+    wechat_api_base_url: str = "https://api.weixin.qq.com"
+    wechat_alert_template_id: str = ""
+    wechat_delivery_interval: float = 10.0
+    wechat_delivery_attempts: int = 6
+    wechat_retry_seconds: float = 60.0
 
     @property
     def is_development(self) -> bool:
@@ -123,6 +138,15 @@ class Settings:
             raise SettingsError("SOCKETIO_REDIS_URL must be a redis://, rediss:// or unix:// URL")
         if self.metrics_idle_minutes <= 0:
             raise SettingsError("BOT_METRICS_IDLE_MINUTES must be positive")
+        if (
+            self.wechat_delivery_interval <= 0
+            or self.wechat_delivery_attempts <= 0
+            or self.wechat_retry_seconds <= 0
+        ):
+            raise SettingsError(
+                "BOT_WECHAT_DELIVERY_INTERVAL, BOT_WECHAT_DELIVERY_ATTEMPTS and BOT_WECHAT_RETRY_SECONDS"
+                " must be positive"
+            )
         if self.agent_handle_minutes <= 0 or self.agent_session_hours <= 0 or self.agent_idle_minutes <= 0:
             raise SettingsError(
                 "BOT_AGENT_HANDLE_MINUTES, BOT_AGENT_SESSION_HOURS and BOT_AGENT_IDLE_MINUTES"
@@ -179,6 +203,19 @@ def settings_from_env(environ: os._Environ[str] | dict[str, str] | None = None) 
         events_queue=env.get("RASA_EVENTS_QUEUE", defaults.events_queue),
         events_exchange=env.get("RASA_EVENTS_EXCHANGE", defaults.events_exchange),
         metrics_idle_minutes=int(env.get("BOT_METRICS_IDLE_MINUTES", defaults.metrics_idle_minutes)),
+        wechat_app_id=env.get("WECHAT_APP_ID", defaults.wechat_app_id).strip(),
+        wechat_app_secret=env.get("WECHAT_APP_SECRET", defaults.wechat_app_secret).strip(),
+        wechat_api_base_url=env.get("WECHAT_API_BASE_URL", "").strip() or defaults.wechat_api_base_url,
+        wechat_alert_template_id=env.get(
+            "WECHAT_ALERT_TEMPLATE_ID", defaults.wechat_alert_template_id
+        ).strip(),
+        wechat_delivery_interval=float(
+            env.get("BOT_WECHAT_DELIVERY_INTERVAL", defaults.wechat_delivery_interval)
+        ),
+        wechat_delivery_attempts=int(
+            env.get("BOT_WECHAT_DELIVERY_ATTEMPTS", defaults.wechat_delivery_attempts)
+        ),
+        wechat_retry_seconds=float(env.get("BOT_WECHAT_RETRY_SECONDS", defaults.wechat_retry_seconds)),
     ).check()
 
 

@@ -24,6 +24,10 @@ export WECHAT_ENCODING_AES_KEY=${WECHAT_ENCODING_AES_KEY-}
 export WECHAT_MODE=${WECHAT_MODE:-safe}
 export WECHAT_API_BASE_URL=${WECHAT_API_BASE_URL:-https://api.weixin.qq.com}
 export WECHAT_REPLY_DEADLINE=${WECHAT_REPLY_DEADLINE:-4.5}
+# Alerts by WeChat (python -m bot deliver-wechat): the Official Account's template for alerts. Empty,
+# or without WECHAT_APP_ID/WECHAT_APP_SECRET, the sender sends every WeChat alert by SMS instead.
+export WECHAT_ALERT_TEMPLATE_ID=${WECHAT_ALERT_TEMPLATE_ID-}
+export BOT_WECHAT_DELIVERY_INTERVAL=${BOT_WECHAT_DELIVERY_INTERVAL:-10}
 # Several Rasa processes behind one address: python-socketio's Redis manager delivers socket.io
 # messages (widget replies, agent console updates) across them. Empty: in-memory, one process.
 export SOCKETIO_REDIS_URL=${SOCKETIO_REDIS_URL-}

@@ -374,6 +374,8 @@ done
 if [ -n "${up[rabbitmq]:-}" ]; then
   start "metrics consumer" "$run/metrics-consumer.log" .venv/bin/python -m bot metrics-consumer
 fi
+# Queued WeChat alerts: template messages, or SMS when a number is not bound (docs/channels.md).
+start "wechat sender" "$run/wechat-sender.log" .venv/bin/python -m bot deliver-wechat
 
 front=""
 if [ -n "${up[nginx]:-}" ]; then

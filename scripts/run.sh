@@ -31,8 +31,11 @@ setsid .venv/bin/rasa run --model "$model" --endpoints endpoints.yml --credentia
   --interface "$RASA_HOST" --port "$RASA_PORT" --enable-api --auth-token "$RASA_API_TOKEN" \
   >var/rasa.log 2>&1 &
 pids+=($!)
+# Queued WeChat alerts go out as template messages, or by SMS when the number is not bound.
+setsid .venv/bin/python -m bot deliver-wechat >var/wechat-sender.log 2>&1 &
+pids+=($!)
 
-echo "Starting (logs in var/rasa.log and var/action-server.log) ..."
+echo "Starting (logs in var/rasa.log, var/action-server.log and var/wechat-sender.log) ..."
 for _ in $(seq 1 180); do
   if curl -fsS "http://127.0.0.1:$RASA_PORT/webhooks/rest/" >/dev/null 2>&1 \
      && curl -fsS "http://127.0.0.1:$ACTION_SERVER_PORT/health" >/dev/null 2>&1; then
@@ -62,7 +65,7 @@ Try it: open the web chat demo above in a browser, or
 Press Ctrl-C to stop.
 MSG
     wait -n "${pids[@]}" || true
-    echo "A server stopped; see var/rasa.log and var/action-server.log." >&2
+    echo "A server stopped; see var/rasa.log, var/action-server.log and var/wechat-sender.log." >&2
     exit 1
   fi
   for pid in "${pids[@]}"; do

@@ -22,6 +22,7 @@ The rules, as an agent would explain them to a subscriber:
   Alipay, WeChat Pay or a bank card; when the last top-up was cash at a hall, or there was
   none, *凭本人有效身份证件到营业厅领取*. Payments of method ``refund`` are not top-ups.
 * **增值业务一并取消.** Every value-added service running when the closure is carried out ends.
+* **微信解绑.** The number's WeChat binding (``bot.wechat.bindings``) ends with the account.
 * **冷静期.** A request takes effect at 00:00 Asia/Shanghai :data:`COOLING_OFF_DAYS` calendar
   days after the day it was made (made 2026-11-22 10:00 → effective 2026-11-25 00:00). The
   number works normally until then and the request can be withdrawn at any time before.
@@ -69,6 +70,7 @@ from bot.billing.services import settle_bills
 from bot.clock import SHANGHAI, local_period, to_local
 from bot.identity.sms import SmsGateway
 from bot.money import yuan
+from bot.wechat.bindings import unbind_subscriber
 
 logger = logging.getLogger(__name__)
 
@@ -897,6 +899,9 @@ def _complete_one(
     request.refund_fen = refund
     subscriber.status = "closed"
     session.flush()
+    unbind_subscriber(
+        session, subscriber.id, at=now, actor="system", reason="closure", conversation_id=conversation_id
+    )
     method = REFUND_METHOD_LABELS[channel] if channel is not None else None
     audit.record(
         session,

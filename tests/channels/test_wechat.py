@@ -29,9 +29,9 @@ from sanic import Sanic
 from bot.channels.guard import MASK, SECRET_INTENT, SecretGuard
 from bot.channels.rest import FAILURE_TEXT
 from bot.channels.wechat import TEXT_ONLY, WeChatConfig, WeChatInput, parse_xml
-from bot.channels.wechat_api import WeChatApi
 from bot.channels.wechat_crypto import MessageCrypto
 from bot.settings import PROJECT_ROOT
+from bot.wechat.api import WeChatApi
 
 TOKEN = "testtoken42"
 APP_ID = "wx1234567890abcdef"

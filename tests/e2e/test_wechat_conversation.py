@@ -7,15 +7,26 @@ passive reply, given within WeChat's deadline.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import time
 import uuid
+from datetime import datetime, timezone
 
 import requests
+from sqlalchemy import select
 
+from bot.alerts.rules import cancel_alert
+from bot.billing.models import Notification, Subscriber, WeChatBinding
+from bot.billing.services import post_charge, record_payment
 from bot.channels.wechat import parse_xml
+from bot.clock import SystemClock
+from bot.identity.sms import OutboxSmsGateway
+from bot.wechat.api import WeChatApi
+from bot.wechat.delivery import WeChatAlertSender
 from tests.e2e.conftest import Servers
+from tests.wechat.conftest import APP_ID, APP_SECRET, TEMPLATE_ID, FakeTemplateApi
 
 WECHAT_TOKEN = "e2ewechattoken"  # as in the servers' environment (conftest)
 ACCOUNT = "gh_e2e000000000"
@@ -66,3 +77,67 @@ def test_a_wechat_subscriber_verifies_by_code_and_hears_the_balance(servers: Ser
     assert said[:2] == ["查余额", "13800138000"] and code not in tracker
     assert json.loads(tracker)["latest_input_channel"] == "wechat"
     assert code not in servers.log_text()
+
+
+async def _deliver(servers: Servers) -> FakeTemplateApi:
+    """One pass of the WeChat sender against a fake WeChat API on loopback."""
+    fake = FakeTemplateApi()
+    await fake.start()
+    api = WeChatApi(APP_ID, APP_SECRET, fake.base_url, timeout=3.0)
+    try:
+        sender = WeChatAlertSender(servers.store, SystemClock(), OutboxSmsGateway(), api, TEMPLATE_ID)
+        await sender.run_once()
+    finally:
+        await api.close()
+        await fake.stop()
+    return fake
+
+
+def test_verifying_in_wechat_binds_the_number_alerts_go_there_and_it_can_be_unbound(servers: Servers) -> None:
+    openid = f"oE2E{uuid.uuid4().hex[:24]}"
+    phone = "13600136000"  # 刘洋, balance 120.00 元, no alerts
+    _say(servers, openid, "余额低于20提醒我")
+    _say(servers, openid, phone)
+    verified = _say(servers, openid, servers.latest_code(phone))
+    assert "已将号码136****6000与您的微信绑定" in verified
+    assert "方式" in verified, "bound: the form offers 微信"
+    saved = _say(servers, openid, "微信")
+    assert "余额低于20.00元时微信提醒" in saved
+
+    with servers.store.transaction() as session:
+        subscriber_id = session.scalars(select(Subscriber.id).where(Subscriber.phone == phone)).one()
+        assert session.scalars(
+            select(WeChatBinding.openid).where(WeChatBinding.subscriber_id == subscriber_id)
+        ).all() == [openid]
+        post_charge(
+            session,
+            phone=phone,
+            amount_fen=10100,
+            item_kind="other",
+            description="测试扣费",
+            at=datetime.now(timezone.utc),
+        )
+    fake = asyncio.run(_deliver(servers))
+    assert [body["touser"] for _, body in fake.sends] == [openid]
+    assert fake.sends[0][1]["data"]["keyword1"]["value"] == "余额提醒"
+    with servers.store.transaction() as session:
+        rows = session.execute(
+            select(Notification.channel, Notification.status).where(
+                Notification.phone == phone, Notification.kind == "alert"
+            )
+        ).all()
+        assert [tuple(r) for r in rows][-1:] == [("wechat", "sent")]
+
+    unbound = _say(servers, openid, "解除微信绑定")
+    assert "已解除号码136****6000与微信的绑定" in unbound
+    with servers.store.transaction() as session:
+        assert session.scalars(select(WeChatBinding).where(WeChatBinding.openid == openid)).all() == []
+        # put 刘洋 back as the demo has him, for the other conversations
+        record_payment(session, phone=phone, amount_fen=10100, method="alipay", at=datetime.now(timezone.utc))
+        cancel_alert(
+            session,
+            subscriber_id=subscriber_id,
+            alert_type="balance",
+            at=datetime.now(timezone.utc),
+            conversation_id=None,
+        )

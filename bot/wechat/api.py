@@ -1,4 +1,4 @@
-"""The two WeChat server APIs the channel calls: the access token and customer-service messages.
+"""The WeChat server APIs: the access token, customer-service messages and template messages.
 
 * ``GET {base}/cgi-bin/token?grant_type=client_credential&appid=..&secret=..`` gives an access
   token valid ``expires_in`` seconds (7200). It is cached until shortly before it expires, one
@@ -28,6 +28,8 @@ DEFAULT_API_BASE_URL = "https://api.weixin.qq.com"
 TOKEN_INVALID = frozenset({40001, 40014, 42001})  # invalid credential, invalid token, token expired
 OVER_QUOTA = 45047  # out of response count limit
 OUT_OF_WINDOW = 45015  # response out of time limit (48 h) or unsubscribed
+SYSTEM_BUSY = -1  # "system error", WeChat asks to try again later
+USER_UNSUBSCRIBED = 43004  # require subscribe: the user no longer follows the account
 
 
 class WeChatApiError(RuntimeError):
@@ -36,6 +38,13 @@ class WeChatApiError(RuntimeError):
     def __init__(self, errcode: int, what: str) -> None:
         super().__init__(f"WeChat {what} failed with errcode {errcode}")
         self.errcode = errcode
+
+
+class WeChatUnavailable(RuntimeError):
+    """WeChat could not be reached, answered HTTP 5xx, or issued no access token: try again later.
+
+    The text names the cause by status, errcode or exception class only (never the URL).
+    """
 
 
 class WeChatApi:
@@ -155,3 +164,50 @@ class WeChatApi:
         else:
             logger.warning("WeChat customer-service message refused (errcode %s)", errcode)
         return False
+
+    async def _post_template(self, token: str, payload: dict[str, Any]) -> int:
+        url = f"{self.base_url}/cgi-bin/message/template/send"
+        data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+        async with self._client().post(
+            url,
+            params={"access_token": token},
+            data=data,
+            headers={"Content-Type": "application/json; charset=utf-8"},
+        ) as reply:
+            if reply.status >= 500:
+                raise WeChatUnavailable(f"HTTP {reply.status}")
+            body = await reply.json(content_type=None)
+        if not isinstance(body, dict):
+            raise WeChatUnavailable("an answer that is not a JSON object")
+        return int(body.get("errcode", 0))
+
+    async def send_template(self, openid: str, template_id: str, data: dict[str, Any]) -> int:
+        """Sends a template message to ``openid``.
+
+        A refused access token (40001, 40014, 42001) is refreshed once and the message sent again
+        once; any other errcode is returned for the caller to judge.
+
+        Args:
+            openid: the recipient, a follower of the account.
+            template_id: the template chosen on the platform.
+            data: the template's fields, ``{"keyword1": {"value": "..."}, ...}``.
+
+        Returns:
+            WeChat's errcode: 0 when the message was accepted.
+
+        Raises:
+            WeChatUnavailable: a network error, a timeout, an HTTP 5xx or no access token.
+        """
+        payload = {"touser": openid, "template_id": template_id, "data": data}
+        try:
+            token = await self.access_token()
+            errcode = await self._post_template(token, payload)
+            if errcode in TOKEN_INVALID:
+                logger.info("WeChat refused the access token (errcode %s); refreshing once", errcode)
+                token = await self.access_token(stale=token)
+                errcode = await self._post_template(token, payload)
+        except WeChatApiError as exc:
+            raise WeChatUnavailable(f"no access token (errcode {exc.errcode})") from None
+        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
+            raise WeChatUnavailable(type(exc).__name__) from None
+        return errcode

@@ -1,0 +1,91 @@
+"""``python -m bot deliver-wechat --once`` against the settings' store and a fake WeChat API."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from bot import settings as bot_settings
+from bot.alerts.rules import create_alert
+from bot.billing.models import WeChatBinding
+from bot.billing.services import post_charge
+from bot.cli import main
+from bot.clock import FixedClock
+from bot.db import Store
+from bot.wechat.bindings import bind
+from tests.alerts.conftest import WANG, ZHANG, alert_messages, subscriber_id
+
+from .conftest import APP_ID, APP_SECRET, OPENID, TEMPLATE_ID, FakeTemplateApi
+
+
+async def test_deliver_wechat_once_sends_bound_alerts_and_falls_back_for_the_others(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    sqlite_template: Path,
+    clock: FixedClock,
+    fake_wechat: FakeTemplateApi,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    path = tmp_path / "billing.db"
+    shutil.copy(sqlite_template, path)
+    env = {
+        "BOT_DATABASE_URL": f"sqlite:///{path}",
+        "BOT_ENV": "test",
+        "BOT_PASSWORD_ITERATIONS": "1000",
+        "WECHAT_APP_ID": APP_ID,
+        "WECHAT_APP_SECRET": APP_SECRET,
+        "WECHAT_API_BASE_URL": fake_wechat.base_url,
+        "WECHAT_ALERT_TEMPLATE_ID": TEMPLATE_ID,
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("BOT_SMS_GATEWAY", raising=False)
+    bot_settings.get_settings.cache_clear()
+    try:
+        assert main(["seed-demo"], clock=clock) == 0
+        store = Store.from_url(env["BOT_DATABASE_URL"])
+        with store.transaction() as session:
+            bind(
+                session,
+                openid=OPENID,
+                subscriber_id=subscriber_id(store, ZHANG),
+                at=clock.now(),
+                conversation_id=None,
+            )
+        for phone in (ZHANG, WANG):  # 张伟 is bound, 王强 is not
+            with store.transaction() as session:
+                create_alert(
+                    session,
+                    subscriber_id=subscriber_id(store, phone),
+                    alert_type="deduction",
+                    threshold=None,
+                    channel="wechat",
+                    at=clock.now(),
+                    conversation_id=None,
+                )
+            with store.transaction() as session:
+                post_charge(
+                    session,
+                    phone=phone,
+                    amount_fen=100,
+                    item_kind="other",
+                    description="测试",
+                    at=clock.advance(minutes=1),
+                )
+        capsys.readouterr()
+        # main() runs its own event loop: run it in a thread so the fake API keeps serving here
+        code = await asyncio.to_thread(main, ["deliver-wechat", "--once"], clock=clock)
+        out = capsys.readouterr().out
+        assert code == 0 and "微信送达 1 条" in out and "改发短信 1 条" in out
+        assert [(c, s) for c, s, _ in alert_messages(store, ZHANG)] == [("wechat", "sent")]
+        assert [(c, s) for c, s, _ in alert_messages(store, WANG)] == [("wechat", "failed"), ("sms", "sent")]
+        assert len(fake_wechat.sends) == 1 and fake_wechat.sends[0][1]["touser"] == OPENID
+        with store.transaction() as session:
+            assert session.scalar(select(func.count()).select_from(WeChatBinding)) == 1
+        store.dispose()
+    finally:
+        bot_settings.get_settings.cache_clear()
