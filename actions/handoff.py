@@ -21,7 +21,7 @@ from bot.app import Services
 from bot.db import StoreUnavailable
 from bot.handoff import service
 from bot.handoff.errors import InvalidText
-from bot.handoff.summary import DEPENDENCY_FAILURES, build_summary, flagged_lines
+from bot.handoff.summary import DEPENDENCY_FAILURES, FLAGGED_SHOWN, build_summary, flagged_lines
 
 logger = logging.getLogger(__name__)
 
@@ -40,7 +40,6 @@ TASK_SLOTS = (
     "closure_confirmed",
     "offer",
 )
-CHARGES_ACTIONS = frozenset({"action_explain_charges", "action_request_refund"})
 
 
 def _user_turns(tracker: Tracker) -> list[list[dict[str, Any]]]:
@@ -56,6 +55,22 @@ def _user_turns(tracker: Tracker) -> list[list[dict[str, Any]]]:
 
 def _responses(events: list[dict[str, Any]]) -> list[str]:
     return [(e.get("metadata") or {}).get("utter_action") or "" for e in events if e.get("event") == "bot"]
+
+
+def bot_messages(events: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """Each bot message as (the action that said it, its response name or "" for plain text).
+
+    Rasa records an action's ``action`` event before the events it returned, so a message
+    belongs to the latest action before it.
+    """
+    said: list[tuple[str, str]] = []
+    action = ""
+    for event in events:
+        if event.get("event") == "action":
+            action = event.get("name") or ""
+        elif event.get("event") == "bot":
+            said.append((action, (event.get("metadata") or {}).get("utter_action") or ""))
+    return said
 
 
 def earlier_dependency_failure(tracker: Tracker) -> bool:
@@ -83,6 +98,9 @@ def infer_reason(tracker: Tracker) -> str:
 def summarise(services: Services, tracker: Tracker, reason: str) -> tuple[dict[str, Any], Optional[int]]:
     """The summary for the agent, and the verified subscriber's id.
 
+    What the bot tried is read from what it said (``bot.handoff.summary.done_label``); flagged
+    charges are looked up only when the bot put them to the verified subscriber.
+
     Raises:
         StoreUnavailable: the store cannot be read.
     """
@@ -92,11 +110,10 @@ def summarise(services: Services, tracker: Tracker, reason: str) -> tuple[dict[s
         for e in events
         if e.get("event") == "user"
     ]
-    actions = [e.get("name") or "" for e in events if e.get("event") == "action"]
-    responses = _responses(events)
+    said = bot_messages(events)
     verified = services.verification.current(tracker.sender_id, touch=False)
     flagged: list[str] = []
-    if verified is not None and CHARGES_ACTIONS & set(actions):
+    if verified is not None and FLAGGED_SHOWN & {response for _, response in said}:
         from bot.billing.charges import explain_charges
         from bot.billing.periods import InvalidPeriod, resolve_periods
 
@@ -111,8 +128,7 @@ def summarise(services: Services, tracker: Tracker, reason: str) -> tuple[dict[s
     summary = build_summary(
         reason=reason,
         intents=[i for i in intents if i],
-        actions=[a for a in actions if a],
-        responses=[r for r in responses if r],
+        said=said,
         verified=verified,
         flagged=flagged,
         pending_request=tracker.get_slot("pending_request"),

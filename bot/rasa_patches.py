@@ -1,4 +1,4 @@
-"""Three changes to Rasa 3.6, installed in every Rasa process that serves our input channels
+"""Four changes to Rasa 3.6, installed in every Rasa process that serves our input channels
 (``bot.channels`` installs them when imported).
 
 1. **A cached response validator.** Rasa checks every action server response with
@@ -23,6 +23,14 @@
    and the channel answers with its kind failure text. Outside a message (the agent console, the
    HTTP API) Rasa's behaviour is unchanged. A write that fails after a successful read still
    falls back to memory, as in Rasa (docs/deployment.md).
+
+4. **A message to a paused conversation is noticed.** A conversation handed to a person is paused
+   (``ConversationPaused``): Rasa logs the subscriber's message and predicts nothing, so nothing
+   tells the channel that the message went unanswered. While a subscriber's message is handled
+   (inside the guard), the conversation's id is now added to :data:`PAUSED_CONVERSATIONS` when
+   Rasa skips predicting because the conversation is paused; the guard then tells a subscriber
+   still waiting in the queue where they stand (docs/handoff.md). Nothing else changes. Checking
+   the pause here costs nothing; asking the billing store after every message would cost a query.
 """
 
 from __future__ import annotations
@@ -32,6 +40,9 @@ from typing import Any, Optional
 
 #: The custom actions that failed while the current message was handled (None outside a message).
 ACTION_FAILURES: ContextVar[Optional[list[str]]] = ContextVar("bot_action_failures", default=None)
+#: The conversations whose current message Rasa logged without answering because they are paused
+#: (None outside a message).
+PAUSED_CONVERSATIONS: ContextVar[Optional[set[str]]] = ContextVar("bot_paused_conversations", default=None)
 
 _MESSAGE_SUFFIX = (
     ". Failed to validate Action server response from API, make sure your response from the Action "
@@ -40,7 +51,7 @@ _MESSAGE_SUFFIX = (
 
 
 def install() -> bool:
-    """Installs the three changes once per process; True when they were installed now."""
+    """Installs the four changes once per process; True when they were installed now."""
     from rasa.core.actions.action import RemoteAction
 
     if getattr(RemoteAction.run, "notes_failures", False):
@@ -48,6 +59,7 @@ def install() -> bool:
     _install_cached_validator(RemoteAction)
     _install_failure_notes(RemoteAction)
     _install_strict_retrieve()
+    _install_paused_notes()
     return True
 
 
@@ -67,6 +79,20 @@ def _install_strict_retrieve() -> None:
         return await self._tracker_store.retrieve(sender_id)  # a failure reaches the channel
 
     FailSafeTrackerStore.retrieve = retrieve
+
+
+def _install_paused_notes() -> None:
+    from rasa.core.processor import MessageProcessor
+
+    original = MessageProcessor._run_prediction_loop
+
+    async def _run_prediction_loop(self: Any, output_channel: Any, tracker: Any) -> None:
+        paused = PAUSED_CONVERSATIONS.get()
+        if paused is not None and not self._should_handle_message(tracker):
+            paused.add(tracker.sender_id)
+        await original(self, output_channel, tracker)
+
+    MessageProcessor._run_prediction_loop = _run_prediction_loop
 
 
 def _install_cached_validator(remote_action: Any) -> None:

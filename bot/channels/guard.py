@@ -11,6 +11,12 @@ Every message a channel receives passes through :class:`SecretGuard` before Rasa
   answers reads the outcome from the store, never from the message.
 
 A user cannot forge a verification: ``/provide_secret`` typed by hand finds no outcome.
+
+The guard also answers for a paused conversation: when Rasa logged a message without answering
+because the conversation is with a person (bot/rasa_patches.py notes it) and the subscriber is
+still waiting in the queue, one more message tells them their place and the wait, at most once a
+minute per conversation (``bot.handoff.service.waiting_notice`` keeps the time in the store, so
+several Rasa processes agree). Once an agent has claimed the conversation, nothing is added.
 """
 
 from __future__ import annotations
@@ -25,10 +31,11 @@ from typing import TYPE_CHECKING, Any, Optional
 
 from rasa.core.channels.channel import UserMessage
 
-from bot.rasa_patches import ACTION_FAILURES
-from bot.replies import ACTION_FAILURE_TEXT
+from bot.rasa_patches import ACTION_FAILURES, PAUSED_CONVERSATIONS
+from bot.replies import ACTION_FAILURE_TEXT, WAITING_TEXT
 
-if TYPE_CHECKING:  # the service (and the store behind it) is built lazily, in the server
+if TYPE_CHECKING:  # the services (and the store behind them) are built lazily, in the server
+    from bot.handoff.service import Wait
     from bot.identity.service import VerificationService
 
 logger = logging.getLogger(__name__)
@@ -75,12 +82,27 @@ def screen(text: str) -> Screened:
     return Screened(text=masked, secret=candidate.upper())
 
 
-class SecretGuard:
-    """Wraps a channel's ``on_new_message`` so that secrets are checked and dropped first."""
+#: ``waiting_notice(conversation_id)``: where a subscriber who wrote while queued stands, when they
+#: should be told now (``bot.handoff.service.waiting_notice``); runs in a worker thread.
+WaitingNotice = Callable[[str], Optional["Wait"]]
 
-    def __init__(self, verification_factory: Callable[[], VerificationService]) -> None:
+
+class SecretGuard:
+    """Wraps a channel's ``on_new_message``: secrets are checked and dropped first; a subscriber
+    waiting for a person hears where they stand."""
+
+    def __init__(
+        self,
+        verification_factory: Callable[[], VerificationService],
+        waiting_notice: Optional[WaitingNotice] = None,
+    ) -> None:
+        """Args:
+        verification_factory: builds the verification service (on the first secret seen).
+        waiting_notice: tells whether and what to tell a queued subscriber; None tells nothing.
+        """
         self._factory = verification_factory
         self._service: Optional[VerificationService] = None
+        self._waiting_notice = waiting_notice
 
     @property
     def service(self) -> VerificationService:
@@ -124,32 +146,58 @@ class SecretGuard:
             metadata=message.metadata,
         )
 
+    async def _tell_waiting(self, message: UserMessage) -> None:
+        """After a paused conversation's message: the place in the queue, when it is due."""
+        if self._waiting_notice is None or not message.sender_id:
+            return
+        try:
+            wait = await asyncio.to_thread(self._waiting_notice, message.sender_id)
+        except Exception:  # noqa: BLE001 - the message is logged for the agent; silence is the default
+            logger.warning("could not tell a queued subscriber their place in the queue", exc_info=False)
+            return
+        if wait is not None:
+            text = WAITING_TEXT.format(position=wait.position, minutes=wait.minutes)
+            await message.output_channel.send_text_message(message.sender_id, text)
+
     def wrap(
         self, on_new_message: Callable[[UserMessage], Awaitable[Any]]
     ) -> Callable[[UserMessage], Awaitable[Any]]:
-        """The channel-facing callback: filter, then hand over to Rasa."""
+        """The channel-facing callback: filter, hand over to Rasa, then answer what Rasa could not."""
 
         async def guarded(message: UserMessage) -> Any:
             failures: list[str] = []
+            paused: set[str] = set()
             token = ACTION_FAILURES.set(failures)
+            paused_token = PAUSED_CONVERSATIONS.set(paused)
             try:
                 result = await on_new_message(await self.filter(message))
             finally:
+                PAUSED_CONVERSATIONS.reset(paused_token)
                 ACTION_FAILURES.reset(token)
             if failures:  # Rasa went on without the action's events; the subscriber must hear something
                 logger.warning("custom action(s) failed while handling a message: %s", ", ".join(failures))
                 await message.output_channel.send_text_message(message.sender_id, ACTION_FAILURE_TEXT)
+            if message.sender_id in paused:  # with a person: nothing, or where they stand in the queue
+                await self._tell_waiting(message)
             return result
 
         return guarded
 
 
 def default_guard() -> SecretGuard:
-    """A guard on the process's verification service (built on the first secret it sees)."""
+    """A guard on the process's services (built on the first secret or paused message it sees)."""
 
     def factory() -> VerificationService:
         from bot.app import get_services
 
         return get_services().verification
 
-    return SecretGuard(factory)
+    def waiting_notice(conversation_id: str) -> Optional[Wait]:
+        from bot.app import get_services
+        from bot.handoff.service import waiting_notice as due_notice
+
+        services = get_services()
+        with services.store.transaction() as session:
+            return due_notice(session, conversation_id, services.clock.now(), services.settings)
+
+    return SecretGuard(factory, waiting_notice)

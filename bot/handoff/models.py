@@ -61,6 +61,8 @@ class Handoff(Base):
     ``summary`` is what an agent reads first (see ``bot.handoff.summary``): what the subscriber
     wanted, whether they are verified (masked number only), what the bot tried, flagged charges.
     A ``ticket`` is a message left outside agent hours (``message``, ``ticket_no``).
+    ``waiting_notice_at`` is when a queued subscriber was last told their place in the queue after
+    the queue announcement (``bot.handoff.service.waiting_notice``).
     """
 
     __tablename__ = "handoffs"
@@ -78,6 +80,7 @@ class Handoff(Base):
     claimed_at = Column(UTCDateTime, nullable=True)
     closed_at = Column(UTCDateTime, nullable=True)
     resolution = Column(Text, nullable=True)
+    waiting_notice_at = Column(UTCDateTime, nullable=True)
     agent = relationship(Agent, lazy="joined")
     __table_args__ = (
         CheckConstraint(_in("status", STATUSES), name="status"),

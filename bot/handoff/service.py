@@ -13,6 +13,9 @@ the current time, and changes nothing outside that transaction; errors are the e
 * Claiming is one conditional ``UPDATE … WHERE status = 'queued'``: of two agents racing, exactly
   one wins and the other gets :class:`AlreadyClaimed`. Only the holder may hand back or close.
 * Claim, hand back and close are audited as ``agent:<id>``.
+* A subscriber who writes while queued is told their place again at most once per
+  :data:`WAITING_NOTICE_INTERVAL` (:func:`waiting_notice`); once an agent has claimed the
+  conversation, nothing.
 
 Typical console use::
 
@@ -33,7 +36,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Optional
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -57,6 +60,8 @@ MAX_TEXT = 2000
 #: Shortest password an agent account may have.
 MIN_PASSWORD_LENGTH = 10
 TICKET_PREFIX = "RG"
+#: A queued subscriber who keeps writing hears their place in the queue at most this often.
+WAITING_NOTICE_INTERVAL = timedelta(minutes=1)
 
 # A well-formed hash that matches nothing: unknown usernames cost as much as wrong passwords.
 _DUMMY_HASH = "pbkdf2_sha256$1000$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
@@ -420,6 +425,46 @@ def position_and_wait(
     position = int(ahead or 0) + 1
     minutes = max(1, math.ceil(position * cfg.agent_handle_minutes / max(1, online)))
     return Wait(position=position, minutes=minutes, agents_online=online)
+
+
+def waiting_notice(
+    session: Session, conversation_id: str, now: datetime, settings: Optional[Settings] = None
+) -> Optional[Wait]:
+    """Where a subscriber who wrote while waiting stands, at most once a minute; else None.
+
+    The queue announcement (when the handoff was queued) counts as the first notice, so a message
+    in the first minute gets none. The time of the notice is recorded by one conditional
+    ``UPDATE``: when several Rasa processes handle messages of one conversation at once, exactly one
+    of them tells the subscriber.
+
+    Args:
+        session: the unit of work (the notice's time commits with it).
+        conversation_id: Rasa's sender id.
+        now: the current time.
+        settings: the handle time for the estimate (the process's settings when not given).
+
+    Returns:
+        The position and wait to tell; None when the conversation is not waiting in the queue (no
+        open handoff, or an agent has it) or was told less than :data:`WAITING_NOTICE_INTERVAL` ago.
+    """
+    handoff = open_handoff_for(session, conversation_id)
+    if handoff is None or handoff.status != "queued":
+        return None
+    told_before = now - WAITING_NOTICE_INTERVAL
+    result = session.execute(
+        update(Handoff)
+        .where(
+            Handoff.id == handoff.id,
+            Handoff.status == "queued",
+            Handoff.queued_at <= told_before,
+            or_(Handoff.waiting_notice_at.is_(None), Handoff.waiting_notice_at <= told_before),
+        )
+        .values(waiting_notice_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        return None
+    return position_and_wait(session, handoff, now, settings)
 
 
 # --- an agent's work -------------------------------------------------------------------------

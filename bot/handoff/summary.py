@@ -1,7 +1,9 @@
 """The summary an agent reads first: what the subscriber wanted, who they are, what the bot tried.
 
-Built from what the conversation already holds (intents, actions and responses by name) and the
-server-side verification; never from message text, so no secret can reach it. Everything is in
+Built from what the conversation already holds (intents, and the bot's messages by the action and
+response that said them) and the server-side verification; never from message text, so no secret
+can reach it. What the bot tried is what it said it did: an action that ran but only asked for
+verification tried nothing. Everything is in
 plain Chinese, short enough to read in ten seconds.
 """
 
@@ -38,27 +40,47 @@ INTENT_LABELS = {
     "nlu_fallback": "机器人未能理解的问题",
 }
 
-#: What the bot did, as an agent would say it.
-ACTION_LABELS = {
-    "verification_form": "短信验证码身份验证",
-    "action_explain_charges": "列出并解释扣费",
-    "action_request_refund": "退订并申请退费",
-    "action_unsubscribe": "退订业务",
-    "action_query_balance": "查询余额",
-    "action_query_bill": "查询账单",
-    "action_query_usage": "查询用量",
-    "action_query_plan": "查询套餐",
-    "action_query_subscriptions": "查询已订业务",
-    "action_set_alert": "设置提醒",
-    "action_list_alerts": "查询提醒",
-    "action_change_alert": "修改提醒",
-    "action_cancel_alert": "取消提醒",
-    "action_close_account": "销户检查",
-    "action_submit_closure": "提交销户申请",
-    "action_cancel_closure": "撤销销户",
-    "action_answer_faq": "解答常见问题",
-    "action_fallback": "请用户换个说法",
+#: What the bot did, as an agent would say it, by the response that shows it was done: charges
+#: were listed only when the list was said, verification tried only when a code was sent. An
+#: action that ran but only asked for verification (or was interrupted) did nothing an agent needs
+#: to know, so actions are not labelled by their names.
+DONE_LABELS = {
+    "utter_code_sent": "短信验证码身份验证",
+    "utter_need_strong_verification": "服务密码/身份证后六位核验",
+    "utter_charges": "列出并解释扣费",
+    "utter_no_charges": "查询扣费（无扣费记录）",
+    "utter_refund_opened": "退订并申请退费",
+    "utter_refund_exists": "告知已有退费申请",
+    "utter_nothing_to_refund": "核查退费（无可退费用）",
+    "utter_unsubscribed": "退订业务",
+    "utter_balance": "查询余额",
+    "utter_balance_arrears": "查询余额",
+    "utter_bill": "查询账单",
+    "utter_no_bill": "查询账单",
+    "utter_usage": "查询用量",
+    "utter_plan": "查询套餐",
+    "utter_subscriptions": "查询已订业务",
+    "utter_no_subscriptions": "查询已订业务",
+    "utter_alert_saved": "设置提醒",
+    "utter_alerts": "查询提醒",
+    "utter_no_alerts": "查询提醒",
+    "utter_alert_updated": "修改提醒",
+    "utter_alert_cancelled": "取消提醒",
+    "utter_closure_summary": "销户检查",
+    "utter_closure_blocked": "销户检查",
+    "utter_closure_exists": "销户检查",
+    "utter_closure_requested": "提交销户申请",
+    "utter_closure_cancelled": "撤销销户",
+    "utter_default": "请用户换个说法",
+    "utter_clarify": "请用户换个说法",
 }
+#: Answers from the FAQ response selector are named ``utter_faq/<question>``.
+FAQ_PREFIX = "utter_faq/"
+FAQ_LABEL = "解答常见问题"
+#: Actions whose messages without a response name (plain text) are still a done thing.
+TEXT_LABELS = {"action_answer_faq": FAQ_LABEL}
+#: Responses that show suspicious charges were put to the subscriber (listed, or refunded).
+FLAGGED_SHOWN = frozenset({"utter_charges_flagged", "utter_refund_opened", "utter_refund_exists"})
 
 #: Responses that mean something went wrong, as an agent would say it.
 FAILURE_LABELS = {
@@ -114,12 +136,25 @@ def flagged_lines(charges: Sequence[ExplainedCharge]) -> list[str]:
     return lines
 
 
+def done_label(action: str, response: str) -> Optional[str]:
+    """What a bot message shows the bot did, or None when it shows nothing done.
+
+    Args:
+        action: the action that said it.
+        response: its response name; empty for plain text.
+    """
+    if response.startswith(FAQ_PREFIX):
+        return FAQ_LABEL
+    if response:
+        return DONE_LABELS.get(response)
+    return TEXT_LABELS.get(action)
+
+
 def build_summary(
     *,
     reason: str,
     intents: Sequence[str],
-    actions: Sequence[str],
-    responses: Sequence[str],
+    said: Sequence[tuple[str, str]],
     verified: Optional[Verified],
     flagged: Sequence[str] = (),
     pending_request: Optional[str] = None,
@@ -129,8 +164,8 @@ def build_summary(
     Args:
         reason: why the conversation is handed off (``bot.handoff.models.REASONS``).
         intents: the subscriber's intents in this conversation, oldest first.
-        actions: the actions the bot ran, oldest first.
-        responses: the response names the bot said, oldest first.
+        said: each bot message, oldest first, as (the action that said it, its response name or
+            "" for plain text); what the bot tried and what went wrong are read from these.
         verified: the conversation's server-side verification, if any.
         flagged: lines from :func:`flagged_lines` when the charges flow found suspicious charges.
         pending_request: a request waiting for verification (an intent name), if any.
@@ -143,8 +178,8 @@ def build_summary(
     wanted = [w for w in wanted if w != "要求人工服务"] or (
         ["要求人工服务"] if "request_human" in intents else []
     )
-    tried = _unique(ACTION_LABELS.get(a) for a in actions)
-    problems = _unique(FAILURE_LABELS.get(r) for r in responses)
+    tried = _unique(done_label(action, response) for action, response in said)
+    problems = _unique(FAILURE_LABELS.get(response) for _, response in said)
     who = f"已验证 {verified.masked_phone}" if verified else "未验证身份"
     headline = f"{REASON_LABELS.get(reason, reason)}；{who}；诉求：{'、'.join(wanted) or '未说明'}"
     if flagged:

@@ -17,6 +17,7 @@ from bot.app import Services
 from bot.clock import FixedClock
 from bot.db import Store
 from bot.handoff.models import Handoff
+from bot.handoff.summary import build_summary
 from tests.actions.conftest import SETTINGS, services_on
 from tests.actions.test_flows import run, said, tracker, verify
 from tests.actions.test_verification_flow import code_sent_to
@@ -101,6 +102,71 @@ async def test_an_unverified_subscriber_is_queued_as_unverified(services: Servic
     [handoff] = handoffs(services)
     assert handoff.summary["verified"] is False and handoff.summary["masked_phone"] == ""
     assert handoff.summary["wanted"] == ["查询余额"] and handoff.subscriber_id is None
+
+
+async def test_asking_about_a_charge_then_for_a_person_before_verifying_tried_nothing(
+    services: Services,
+) -> None:
+    """Issue 13, item 8: the charges action ran but only asked for verification; no code was sent."""
+    history = [
+        user("query_unknown_charge", "这个月怎么多扣了10块"),
+        action("action_explain_charges"),
+        bot("utter_need_verification"),
+        action("verification_form"),
+        bot("utter_ask_phone_number"),
+        user("request_human", "转人工"),
+        action("action_deactivate_loop"),
+    ]
+    await run(
+        ActionHandoff(services),
+        tracker(
+            "c9", intent="request_human", slots={"pending_request": "query_unknown_charge"}, events=history
+        ),
+    )
+    [handoff] = handoffs(services)
+    assert handoff.summary["tried"] == []
+    assert handoff.summary["wanted"] == ["查询不明扣费"] and handoff.summary["flagged_charges"] == []
+
+
+async def test_a_code_sent_is_verification_tried_and_unlisted_charges_are_not_flagged(
+    services: Services,
+) -> None:
+    verify(services, "c10", "13800138000")  # verified earlier, as on another task
+    history = [
+        user("query_balance", "查余额"),
+        action("action_query_balance"),
+        bot("utter_need_verification"),
+        action("verification_form"),
+        bot("utter_code_sent"),
+        user("provide_secret", "******"),
+        action("verification_form"),
+        bot("utter_verified"),
+        action("action_verification_done"),
+        bot("utter_balance"),
+        # an escalating complaint about a charge goes to a person before any charge is listed
+        user("query_unknown_charge", "这笔扣费我要投诉到工信部"),
+        action("action_explain_charges"),
+        bot("utter_handoff_complaint"),
+    ]
+    await run(ActionHandoff(services), tracker("c10", intent="query_unknown_charge", events=history))
+    [handoff] = handoffs(services)
+    assert handoff.summary["tried"] == ["短信验证码身份验证", "查询余额"]
+    assert handoff.summary["flagged_charges"] == [] and "可疑扣费" not in handoff.summary["headline"]
+
+
+def test_what_the_bot_tried_is_what_it_said_it_did() -> None:
+    said_by = [
+        ("action_answer_faq", ""),  # a fee standard from the catalogue, as plain text
+        ("action_answer_faq", "utter_faq/roaming"),
+        ("action_explain_charges", "utter_need_verification"),
+        ("action_verification_done", "utter_charges"),
+        ("action_verification_done", "utter_charges_flagged"),
+        ("action_fallback", "utter_default"),
+        ("action_listen", ""),
+    ]
+    summary = build_summary(reason="requested", intents=["faq"], said=said_by, verified=None)
+    assert summary["tried"] == ["解答常见问题", "列出并解释扣费", "请用户换个说法"]
+    assert summary["problems"] == ["机器人未能理解"]
 
 
 async def test_a_lock_out_then_request_is_queued_as_locked(services: Services) -> None:

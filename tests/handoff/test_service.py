@@ -237,6 +237,38 @@ def test_position_and_wait_follow_the_queue_and_the_agents_online(store: Store, 
     assert (last.position, last.minutes, last.agents_online) == (2, minutes, 2)
 
 
+def notice(store: Store, clock: FixedClock, conversation: str) -> tuple[int, int] | None:
+    with store.transaction() as session:
+        wait = service.waiting_notice(session, conversation, clock.now(), SETTINGS)
+    return None if wait is None else (wait.position, wait.minutes)
+
+
+def test_a_waiting_subscriber_hears_the_queue_at_most_once_a_minute(store: Store, clock: FixedClock) -> None:
+    minutes = SETTINGS.agent_handle_minutes
+    first, second = queued(store, clock, "c1"), queued(store, clock, "c2")
+    assert notice(store, clock, "c2") is None  # the queue announcement was just said
+    clock.advance(seconds=59)
+    assert notice(store, clock, "c2") is None
+    clock.advance(seconds=1)
+    assert notice(store, clock, "c2") == (2, 2 * minutes)
+    clock.advance(seconds=30)
+    assert notice(store, clock, "c2") is None  # told 30 s ago
+    add_agent(store, clock, "agent2")
+    me = agent(store, clock, sign_in(store, clock, "agent2"))
+    with store.transaction() as session:
+        service.claim(session, first, me, clock.now())
+    clock.advance(seconds=30)
+    assert notice(store, clock, "c2") == (1, minutes)  # moved up, and one agent is online
+    assert notice(store, clock, "c2") is None  # a second Rasa process in the same minute: nothing
+    # an agent has it, or it is not queued at all: nothing
+    clock.advance(minutes=5)
+    assert notice(store, clock, "c1") is None
+    assert notice(store, clock, "nobody") is None
+    with store.transaction() as session:
+        service.claim(session, second, me, clock.now())
+    assert notice(store, clock, "c2") is None
+
+
 @pytest.mark.parametrize(
     "local,inside",
     [("07:59", False), ("08:00", True), ("13:30", True), ("21:59", True), ("22:00", False), ("03:00", False)],
