@@ -125,6 +125,8 @@ def summarise(services: Services, tracker: Tracker, reason: str) -> tuple[dict[s
         with services.store.transaction() as session:
             report = explain_charges(session, verified.subscriber_id, periods, now)
             flagged = flagged_lines(report.flagged_charges)
+    # the other requests of a message that started verification ("退订彩铃，钱退给我") were wanted too
+    intents += list(tracker.get_slot("further_requests") or [])
     summary = build_summary(
         reason=reason,
         intents=[i for i in intents if i],

@@ -103,7 +103,7 @@ def test_questions_inside_verification_and_the_alert_form_and_a_voided_code(serv
     both = _all(servers.say(sender, "查一下余额和流量"))
     assert "58.00" in both and "本月用量" in both
 
-    assert "方式" in _all(servers.say(sender, "余额低于30提醒我"))
+    assert "低于多少元" in _all(servers.say(sender, "帮我设个余额提醒"))
     aside = _all(servers.say(sender, "我现在都设置了哪些提醒？"))
-    assert "没有设置提醒" in aside and "方式" in aside  # answered, then the form asks again
-    assert "余额低于30.00元" in _all(servers.say(sender, "短信"))
+    assert "没有设置提醒" in aside and "低于多少元" in aside  # answered, then the form asks again
+    assert "余额低于30.00元" in _all(servers.say(sender, "30"))
