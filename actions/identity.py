@@ -27,8 +27,18 @@ from actions.common import (
     run_resumable,
 )
 from bot.app import Services
+from bot.clock import to_local
 from bot.db import StoreUnavailable
-from bot.identity.errors import NotVerified, NumberLocked, SmsGatewayError, TooManyCodes, UnknownNumber
+from bot.identity.clients import UNNAMED_CLIENT, client_from_metadata
+from bot.identity.errors import (
+    ClientRateLimited,
+    NotVerified,
+    NumberLocked,
+    SmsGatewayError,
+    TooManyCodes,
+    TooManyNumbers,
+    UnknownNumber,
+)
 from bot.money import mask_phone
 
 logger = logging.getLogger(__name__)
@@ -42,17 +52,33 @@ RESET_VERIFICATION = (
 )
 
 
+def message_client(tracker: Tracker) -> str:
+    """The client the channel named in the latest message's metadata (``bot.identity.clients``)."""
+    return client_from_metadata((tracker.latest_message or {}).get("metadata"))
+
+
 def send_code(
-    services: Services, dispatcher: CollectingDispatcher, conversation_id: str, phone: str
+    services: Services,
+    dispatcher: CollectingDispatcher,
+    conversation_id: str,
+    phone: str,
+    client: str = UNNAMED_CLIENT,
 ) -> Optional[str]:
     """Sends a code and tells the subscriber.
+
+    Args:
+        services: the assistant's services.
+        dispatcher: where the answer goes.
+        conversation_id: the conversation the code will verify.
+        phone: the number the subscriber gave.
+        client: who asked (:func:`message_client`), for the limit on codes per client.
 
     Returns:
         None when the code was sent; ``unknown`` for a number that is not ours (ask again);
         otherwise a terminal ``otp_status`` (``locked``, ``rate_limited``, ``error``).
     """
     try:
-        sent = services.verification.start_sms(conversation_id, phone)
+        sent = services.verification.start_sms(conversation_id, phone, client=client)
     except UnknownNumber:
         dispatcher.utter_message(response="utter_unknown_phone", masked_phone=mask_phone(phone))
         return "unknown"
@@ -63,6 +89,16 @@ def send_code(
         return "locked"
     except TooManyCodes as exc:
         dispatcher.utter_message(response="utter_too_many_codes", retry_at=local_time(exc.retry_after))
+        return "rate_limited"
+    except TooManyNumbers as exc:
+        dispatcher.utter_message(
+            response="utter_too_many_numbers",
+            limit=exc.limit,
+            retry_at=f"{to_local(exc.retry_after):%m月%d日 %H:%M}",
+        )
+        return "rate_limited"
+    except ClientRateLimited as exc:
+        dispatcher.utter_message(response="utter_code_requests_limited", retry_at=local_time(exc.retry_after))
         return "rate_limited"
     except SmsGatewayError:
         logger.warning("SMS gateway failed while sending a verification code")
@@ -119,7 +155,7 @@ class ValidateVerificationForm(UsesServices, FormValidationAction):
         if phone is None:
             dispatcher.utter_message(response="utter_invalid_phone")
             return {"phone_number": None}
-        terminal = send_code(self.services, dispatcher, tracker.sender_id, phone)
+        terminal = send_code(self.services, dispatcher, tracker.sender_id, phone, message_client(tracker))
         if terminal == "unknown":
             return {"phone_number": None}
         if terminal:
@@ -136,7 +172,7 @@ class ValidateVerificationForm(UsesServices, FormValidationAction):
             return {}
         phone = tracker.get_slot("phone_number")
         if intent == "resend_code" and phone:
-            status = send_code(self.services, dispatcher, tracker.sender_id, phone)
+            status = send_code(self.services, dispatcher, tracker.sender_id, phone, message_client(tracker))
             return {"otp_status": None if status == "unknown" else status}
         outcome = self._outcome(dispatcher, tracker, intent)
         if outcome is None:

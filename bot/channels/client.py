@@ -11,7 +11,8 @@ from what it knows for sure; the action that sends codes reads it from the track
   counts by its /64 network, which one subscriber line or household gets whole.
 * WeChat: ``wechat:<openid>``; the address is the WeChat platform's.
 
-Whatever a client puts under :data:`CLIENT_KEY` in its own metadata is overwritten.
+Whatever a client puts under ``client`` (``bot.identity.clients.CLIENT_KEY``) in its own metadata
+is overwritten.
 """
 
 from __future__ import annotations
@@ -20,8 +21,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address, ip_network
 from typing import Any, Optional, Union
 
-#: The metadata key of the client; the channels set it, the verification action reads it.
-CLIENT_KEY = "client"
+from bot.identity.clients import CLIENT_KEY
 
 _Address = Union[IPv4Address, IPv6Address]
 _Network = Union[IPv4Network, IPv6Network]

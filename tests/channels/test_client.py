@@ -13,10 +13,11 @@ import pytest
 import socketio
 from rasa.core.channels.channel import UserMessage
 
-from bot.channels.client import CLIENT_KEY, address_client, client_ip, wechat_client, with_client
+from bot.channels.client import address_client, client_ip, wechat_client, with_client
 from bot.channels.guard import SecretGuard
 from bot.channels.rest import AuthenticatedRestInput
 from bot.channels.socketio import GuardedSocketIOInput, SessionSigner
+from bot.identity.clients import CLIENT_KEY
 from bot.settings import SettingsError, settings_from_env
 from tests.channels.sanic_server import serve
 

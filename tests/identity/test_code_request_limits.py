@@ -137,12 +137,16 @@ def test_refused_requests_do_not_count_and_per_number_refusals_are_audited_too(
     assert [d["reason"] for _, d in refusals(store)] == ["codes_per_number"] * 3 + ["codes_per_client"]
 
 
-def test_the_client_is_recorded_with_the_challenge(store: Store, clock: FixedClock, numbers: list[str]) -> None:
+def test_the_client_is_recorded_with_the_challenge(
+    store: Store, clock: FixedClock, numbers: list[str]
+) -> None:
     svc = make_service(store, clock)
     svc.start_sms("conv-1", numbers[0], client="wechat:o6_bmjrPTlm6_2sgVt7hMZOPfL2M")
     svc.start_sms("conv-2", numbers[1])  # the command line and tests name no client: no client limit
     with store.transaction() as session:
-        clients = session.scalars(select(VerificationChallenge.client).order_by(VerificationChallenge.id)).all()
+        clients = session.scalars(
+            select(VerificationChallenge.client).order_by(VerificationChallenge.id)
+        ).all()
     assert clients == ["wechat:o6_bmjrPTlm6_2sgVt7hMZOPfL2M", None]
 
 
