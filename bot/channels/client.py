@@ -17,11 +17,14 @@ is overwritten.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Mapping, Sequence
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address, ip_network
 from typing import Any, Optional, Union
 
 from bot.identity.clients import CLIENT_KEY
+
+logger = logging.getLogger(__name__)
 
 _Address = Union[IPv4Address, IPv6Address]
 _Network = Union[IPv4Network, IPv6Network]
@@ -90,6 +93,20 @@ def wechat_client(openid: str) -> str:
     return f"wechat:{openid}"
 
 
+_warned_peers: set[str] = set()
+
+
+def _warn_untrusted_forwarder(peer: str) -> None:
+    """Says once per peer that it forwarded addresses we ignore: a proxy missing from the setting
+    makes all its clients one client, whose limit then refuses them all."""
+    if peer in _warned_peers or len(_warned_peers) >= 100:
+        return
+    _warned_peers.add(peer)
+    logger.warning(
+        "%s sent X-Forwarded-For/X-Real-IP but is not in BOT_TRUSTED_PROXIES: its address is the client", peer
+    )
+
+
 def request_client(peer: str, headers: Any, proxies: Optional[Sequence[_Network]] = None) -> str:
     """The client key of an HTTP request (Sanic's ``request.ip`` and ``request.headers``).
 
@@ -105,7 +122,12 @@ def request_client(peer: str, headers: Any, proxies: Optional[Sequence[_Network]
     forwarded = headers.getall("x-forwarded-for", []) if hasattr(headers, "getall") else []
     if not forwarded and headers.get("x-forwarded-for"):
         forwarded = [headers.get("x-forwarded-for")]
-    return address_client(client_ip(peer, forwarded, headers.get("x-real-ip"), proxies))
+    real_ip = headers.get("x-real-ip")
+    peer_address = _parse(peer)
+    if (forwarded or real_ip) and peer_address is not None and peer_address.is_private:
+        if not _trusted(peer_address, proxies):
+            _warn_untrusted_forwarder(peer)
+    return address_client(client_ip(peer, forwarded, real_ip, proxies))
 
 
 def with_client(metadata: Any, client: str) -> dict[str, Any]:

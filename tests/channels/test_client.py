@@ -13,7 +13,7 @@ import pytest
 import socketio
 from rasa.core.channels.channel import UserMessage
 
-from bot.channels.client import address_client, client_ip, wechat_client, with_client
+from bot.channels.client import address_client, client_ip, request_client, wechat_client, with_client
 from bot.channels.guard import SecretGuard
 from bot.channels.rest import AuthenticatedRestInput
 from bot.channels.socketio import GuardedSocketIOInput, SessionSigner
@@ -146,3 +146,15 @@ async def test_socketio_sets_the_client_from_the_socket_over_the_payload() -> No
             await sio.eio.wait()
     assert ack["status"] == "ok"
     assert [m.metadata for m in handled] == [{"client": "ip:203.0.113.9", "page": "bill"}]
+
+
+def test_a_private_proxy_missing_from_the_setting_is_logged_once(caplog: pytest.LogCaptureFixture) -> None:
+    headers = {"x-forwarded-for": "203.0.113.7"}
+    for _ in range(3):
+        # All its users would be one client: the proxy's own address.
+        assert request_client("10.9.8.7", headers, LOOPBACK) == "ip:10.9.8.7"
+    assert request_client("10.9.8.7", headers, NGINX_NET + (ip_network("10.9.8.0/24"),)) == "ip:203.0.113.7"
+    warnings = [r.getMessage() for r in caplog.records if "BOT_TRUSTED_PROXIES" in r.getMessage()]
+    assert warnings == [
+        "10.9.8.7 sent X-Forwarded-For/X-Real-IP but is not in BOT_TRUSTED_PROXIES: its address is the client"
+    ]
