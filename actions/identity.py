@@ -29,8 +29,18 @@ from actions.common import (
 )
 from actions.wechat import bind_after_verification
 from bot.app import Services
+from bot.clock import to_local
 from bot.db import StoreUnavailable
-from bot.identity.errors import NotVerified, NumberLocked, SmsGatewayError, TooManyCodes, UnknownNumber
+from bot.identity.clients import UNNAMED_CLIENT, client_from_metadata
+from bot.identity.errors import (
+    ClientRateLimited,
+    NotVerified,
+    NumberLocked,
+    SmsGatewayError,
+    TooManyCodes,
+    TooManyNumbers,
+    UnknownNumber,
+)
 from bot.money import mask_phone
 
 logger = logging.getLogger(__name__)
@@ -63,17 +73,33 @@ _NOT_ARRIVED = re.compile(r"没(有)?(收到|到|来|看到)|收不到|怎么还
 _RESEND = re.compile(r"重发|再发|重新发|再来一个|resend_code")
 
 
+def message_client(tracker: Tracker) -> str:
+    """The client the channel named in the latest message's metadata (``bot.identity.clients``)."""
+    return client_from_metadata((tracker.latest_message or {}).get("metadata"))
+
+
 def send_code(
-    services: Services, dispatcher: CollectingDispatcher, conversation_id: str, phone: str
+    services: Services,
+    dispatcher: CollectingDispatcher,
+    conversation_id: str,
+    phone: str,
+    client: str = UNNAMED_CLIENT,
 ) -> Optional[str]:
     """Sends a code and tells the subscriber.
+
+    Args:
+        services: the assistant's services.
+        dispatcher: where the answer goes.
+        conversation_id: the conversation the code will verify.
+        phone: the number the subscriber gave.
+        client: who asked (:func:`message_client`), for the limit on codes per client.
 
     Returns:
         None when the code was sent; ``unknown`` for a number that is not ours (ask again);
         otherwise a terminal ``otp_status`` (``locked``, ``rate_limited``, ``error``).
     """
     try:
-        sent = services.verification.start_sms(conversation_id, phone)
+        sent = services.verification.start_sms(conversation_id, phone, client=client)
     except UnknownNumber:
         dispatcher.utter_message(response="utter_unknown_phone", masked_phone=mask_phone(phone))
         return "unknown"
@@ -84,6 +110,16 @@ def send_code(
         return "locked"
     except TooManyCodes as exc:
         dispatcher.utter_message(response="utter_too_many_codes", retry_at=local_time(exc.retry_after))
+        return "rate_limited"
+    except TooManyNumbers as exc:
+        dispatcher.utter_message(
+            response="utter_too_many_numbers",
+            limit=exc.limit,
+            retry_at=f"{to_local(exc.retry_after):%m月%d日 %H:%M}",
+        )
+        return "rate_limited"
+    except ClientRateLimited as exc:
+        dispatcher.utter_message(response="utter_code_requests_limited", retry_at=local_time(exc.retry_after))
         return "rate_limited"
     except SmsGatewayError:
         logger.warning("SMS gateway failed while sending a verification code")
@@ -167,7 +203,7 @@ class ValidateVerificationForm(UsesServices, FormValidationAction):
             if not self._remembers(tracker):
                 dispatcher.utter_message(response="utter_invalid_phone")
             return {"phone_number": None}
-        terminal = send_code(self.services, dispatcher, tracker.sender_id, phone)
+        terminal = send_code(self.services, dispatcher, tracker.sender_id, phone, message_client(tracker))
         if terminal == "unknown":
             return {"phone_number": None}
         if terminal:
@@ -189,7 +225,7 @@ class ValidateVerificationForm(UsesServices, FormValidationAction):
                 # a question about the code, not a request for another: say where it went, offer 重发
                 dispatcher.utter_message(response="utter_code_not_arrived", masked_phone=mask_phone(phone))
                 return {"otp_status": None}
-            status = send_code(self.services, dispatcher, tracker.sender_id, phone)
+            status = send_code(self.services, dispatcher, tracker.sender_id, phone, message_client(tracker))
             return {"otp_status": None if status == "unknown" else status}
         if self._remembers(tracker):
             return {"otp_status": None}

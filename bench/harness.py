@@ -120,6 +120,9 @@ class Topology:
             "RASA_EVENTS_EXCHANGE": self.exchange,
             "RUN_PROD_DIR": str(run_dir),
             "LOG_LEVEL": os.environ.get("LOG_LEVEL", "WARNING"),
+            # Every simulated subscriber connects from 127.0.0.1: one client, whose production limit
+            # (10 codes an hour, docs/channels.md) would refuse all but the first ten verifications.
+            "BOT_CODES_PER_CLIENT_HOUR": "1000000",
             **(env or {}),
         }
         self.env.pop("SOCKETIO_REDIS_URL", None)

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import time
 from functools import lru_cache
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -67,6 +68,12 @@ class Settings:
         wechat_delivery_interval: seconds between two passes of the WeChat alert sender.
         wechat_delivery_attempts: passes before a WeChat alert is given up (then SMS).
         wechat_retry_seconds: the first pause before a retry; each later one doubles.
+        code_numbers_per_conversation: distinct numbers one conversation may have codes sent to
+            in 24 hours (a subscriber verifies one line, perhaps a second one or a corrected typo).
+        codes_per_client_hour: codes one client (a web or App user's address, a WeChat OpenID) may
+            have sent per sliding hour, to any numbers.
+        trusted_proxies: comma-separated addresses or networks (CIDR) of the proxies in front of
+            Rasa (nginx, the App's backend) whose ``X-Forwarded-For``/``X-Real-IP`` are believed.
     """
 
     env: str = "development"
@@ -98,6 +105,9 @@ class Settings:
     wechat_delivery_interval: float = 10.0
     wechat_delivery_attempts: int = 6
     wechat_retry_seconds: float = 60.0
+    code_numbers_per_conversation: int = 3
+    codes_per_client_hour: int = 10
+    trusted_proxies: str = "127.0.0.1/32,::1/128"
 
     @property
     def is_development(self) -> bool:
@@ -147,12 +157,33 @@ class Settings:
                 "BOT_WECHAT_DELIVERY_INTERVAL, BOT_WECHAT_DELIVERY_ATTEMPTS and BOT_WECHAT_RETRY_SECONDS"
                 " must be positive"
             )
+        if self.code_numbers_per_conversation <= 0 or self.codes_per_client_hour <= 0:
+            raise SettingsError(
+                "BOT_CODE_NUMBERS_PER_CONVERSATION and BOT_CODES_PER_CLIENT_HOUR must be positive"
+            )
+        try:
+            self.trusted_proxy_networks()
+        except ValueError:
+            raise SettingsError(
+                "BOT_TRUSTED_PROXIES must be comma-separated addresses or networks,"
+                f" not {self.trusted_proxies!r}"
+            ) from None
         if self.agent_handle_minutes <= 0 or self.agent_session_hours <= 0 or self.agent_idle_minutes <= 0:
             raise SettingsError(
                 "BOT_AGENT_HANDLE_MINUTES, BOT_AGENT_SESSION_HOURS and BOT_AGENT_IDLE_MINUTES"
                 " must be positive"
             )
         return self
+
+    def trusted_proxy_networks(self) -> tuple[IPv4Network | IPv6Network, ...]:
+        """The networks of :attr:`trusted_proxies` (an address alone is a network of one).
+
+        Raises:
+            ValueError: an entry is not an address or network.
+        """
+        return tuple(
+            ip_network(part.strip(), strict=False) for part in self.trusted_proxies.split(",") if part.strip()
+        )
 
     def agent_hours_range(self) -> tuple[time, time]:
         """Start and end of agent hours (local time, Asia/Shanghai); the end is exclusive, and an end
@@ -216,6 +247,11 @@ def settings_from_env(environ: os._Environ[str] | dict[str, str] | None = None) 
             env.get("BOT_WECHAT_DELIVERY_ATTEMPTS", defaults.wechat_delivery_attempts)
         ),
         wechat_retry_seconds=float(env.get("BOT_WECHAT_RETRY_SECONDS", defaults.wechat_retry_seconds)),
+        code_numbers_per_conversation=int(
+            env.get("BOT_CODE_NUMBERS_PER_CONVERSATION", defaults.code_numbers_per_conversation)
+        ),
+        codes_per_client_hour=int(env.get("BOT_CODES_PER_CLIENT_HOUR", defaults.codes_per_client_hour)),
+        trusted_proxies=env.get("BOT_TRUSTED_PROXIES", defaults.trusted_proxies),
     ).check()
 
 

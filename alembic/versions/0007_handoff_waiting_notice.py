@@ -4,7 +4,7 @@ When a queued subscriber was last told their place in the queue (the queue annou
 waiting notice): the channel guard tells them again at most once a minute, across Rasa processes.
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0006
 Create Date: 2026-12-05 14:45:00.000000
 """
 from alembic import op
@@ -13,7 +13,7 @@ import bot.db
 
 
 revision = '0007'
-down_revision = '0005'
+down_revision = '0006'
 branch_labels = None
 depends_on = None
 

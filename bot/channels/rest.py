@@ -3,7 +3,9 @@
 ``POST /webhooks/rest/webhook`` with ``Authorization: Bearer <token>`` and a JSON body
 ``{"sender": "<conversation id>", "message": "<text>", "metadata": {...}}`` answers with the
 bot's messages as a JSON list, like Rasa's own REST channel. The App's backend holds the
-token and chooses the conversation ids (unguessable, one per subscriber session).
+token and chooses the conversation ids (unguessable, one per subscriber session). The message's
+``client`` metadata is set from the connection (``bot.channels.client``): the App's backend
+forwards its user's address in ``X-Forwarded-For`` and is listed in ``BOT_TRUSTED_PROXIES``.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot.channels.client import request_client, with_client
 from bot.channels.guard import SecretGuard, default_guard
 from bot.replies import FAILURE_TEXT
 
@@ -76,7 +79,8 @@ class AuthenticatedRestInput(InputChannel):
                 )
             if not isinstance(text, str):
                 return response.json({"error": "message must be a string"}, status=400)
-            metadata = body.get("metadata") if isinstance(body.get("metadata"), dict) else None
+            # The client that code limits count against, from the connection, never from the body.
+            metadata = with_client(body.get("metadata"), request_client(request.ip, request.headers))
             collector = CollectingOutputChannel()
             try:
                 await guarded(

@@ -21,7 +21,8 @@ live hub (``bot.channels.live``) and reports each message it handed to Rasa. Wit
 ``SOCKETIO_REDIS_URL`` set the server uses python-socketio's Redis manager, so emits reach sockets
 held by another Rasa process.
 
-The secret guard stands in front of Rasa, as on every channel.
+The secret guard stands in front of Rasa, as on every channel. Each message's ``client`` metadata
+is the address of the connection that opened the socket (``bot.channels.client``).
 
 The protocol, as the widget speaks it::
 
@@ -58,6 +59,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from socketio import AsyncServer
 
+from bot.channels.client import address_client, request_client, with_client
 from bot.channels.guard import SecretGuard, default_guard
 from bot.channels.live import client_manager, hub_for
 from bot.channels.rest import FAILURE_TEXT, MAX_MESSAGE_CHARS
@@ -296,6 +298,13 @@ class GuardedSocketIOInput(SocketIOInput):
             token = auth.get("token") if isinstance(auth, dict) else None
             return bool(token and decode_bearer_token(token, self.jwt_key, self.jwt_algorithm))
 
+        def socket_client(sid: str) -> str:
+            # The request that opened the socket (engine.io's environ says 127.0.0.1 for every one).
+            request = (sio.get_environ(sid, namespace=namespace) or {}).get("sanic.request")
+            if request is None:
+                return address_client(None)
+            return request_client(request.ip, request.headers)
+
         async def bound_session(sid: str) -> Optional[str]:
             session = await sio.get_session(sid, namespace=namespace)
             return session.get("session_id")
@@ -350,7 +359,6 @@ class GuardedSocketIOInput(SocketIOInput):
             text = data.get("message")
             if not isinstance(text, str) or not text.strip():
                 return {**reply, "status": "invalid"}
-            metadata = data.get(self.metadata_key)
             output = SocketIOOutput(sio, self.bot_message_evt)
             message = UserMessage(
                 text[:MAX_MESSAGE_CHARS],
@@ -358,7 +366,7 @@ class GuardedSocketIOInput(SocketIOInput):
                 session_id,
                 input_channel=self.name(),
                 message_id=client_id,
-                metadata=metadata if isinstance(metadata, dict) else None,
+                metadata=with_client(data.get(self.metadata_key), socket_client(sid)),
             )
             failed = False
 

@@ -48,6 +48,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot.channels.client import wechat_client, with_client
 from bot.channels.guard import SecretGuard, default_guard
 from bot.channels.live import LiveHub, hub_for
 from bot.channels.rest import FAILURE_TEXT, MAX_MESSAGE_CHARS
@@ -504,6 +505,8 @@ class WeChatInput(InputChannel):
                     parse_data=parse_data,
                     input_channel=self.name(),
                     message_id=message_id,
+                    # Limits on one-time codes count per WeChat user (the address is WeChat's).
+                    metadata=with_client(None, wechat_client(openid)),
                 )
             )
             rendered = render(collector.messages)

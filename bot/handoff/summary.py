@@ -88,6 +88,8 @@ FAILURE_LABELS = {
     "utter_sms_unavailable": "短信发送失败",
     "utter_number_locked": "号码因连续验证失败被锁定",
     "utter_too_many_codes": "验证码发送过于频繁",
+    "utter_too_many_numbers": "本对话索取验证码的号码过多",
+    "utter_code_requests_limited": "同一来源索取验证码过于频繁",
     "utter_code_failed": "验证码错误次数过多",
     "utter_second_factor_failed": "服务密码/身份证核验失败",
     "utter_verification_incomplete": "身份验证未完成",

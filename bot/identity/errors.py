@@ -48,6 +48,33 @@ class TooManyCodes(VerificationError):
         super().__init__(f"too many codes sent; retry after {retry_after.isoformat()}")
 
 
+class TooManyNumbers(VerificationError):
+    """The conversation already had codes sent to as many different numbers as it may.
+
+    Attributes:
+        limit: how many different numbers one conversation may ask codes for.
+        retry_after: when the earliest of those numbers leaves the window, so that another number
+            may be tried (timezone-aware, UTC); the numbers already used stay allowed meanwhile.
+    """
+
+    def __init__(self, limit: int, retry_after: datetime) -> None:
+        self.limit = limit
+        self.retry_after = retry_after
+        super().__init__(f"codes already sent to {limit} numbers; retry after {retry_after.isoformat()}")
+
+
+class ClientRateLimited(VerificationError):
+    """The client (an address, a WeChat user) asked for too many codes in the last hour.
+
+    Attributes:
+        retry_after: the earliest time this client can have a new code sent (timezone-aware, UTC).
+    """
+
+    def __init__(self, retry_after: datetime) -> None:
+        self.retry_after = retry_after
+        super().__init__(f"too many codes requested by this client; retry after {retry_after.isoformat()}")
+
+
 class NotVerified(VerificationError):
     """The conversation has not proven the identity level an operation needs.
 

@@ -19,6 +19,8 @@ class VerificationChallenge(Base):
     ``sms_otp``: a code was sent by SMS; ``code_hash`` is its keyed hash.
     ``second_factor``: the subscriber is asked for the service password or the ID number's
     last six digits (checked against the subscriber's hashes; ``code_hash`` is empty).
+    ``client`` is who asked for an ``sms_otp`` code (``ip:<address>``, ``wechat:<openid>``), set
+    by the channel (``bot.channels.client``); empty for rows from before it was recorded.
     """
 
     __tablename__ = "verification_challenges"
@@ -32,11 +34,13 @@ class VerificationChallenge(Base):
     expires_at = Column(UTCDateTime, nullable=False)
     attempts = Column(Integer, nullable=False, default=0)
     status = Column(String(12), nullable=False, default="open")
+    client = Column(String(160), nullable=True)
     __table_args__ = (
         CheckConstraint("factor IN ('sms_otp', 'second_factor')", name="factor"),
         CheckConstraint("status IN ('open', 'verified', 'failed', 'expired', 'superseded')", name="status"),
         Index("ix_verification_challenges_conversation", "conversation_id", "status"),
         Index("ix_verification_challenges_phone_created", "phone", "created_at"),
+        Index("ix_verification_challenges_client_created", "client", "created_at"),
     )
 
 

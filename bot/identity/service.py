@@ -3,7 +3,12 @@
 Rules (the limits are the constants below):
 
 * A code is sent only to a known number whose account is not closed, not while the number is
-  locked, and at most :data:`MAX_CODES_PER_HOUR` times per sliding hour. It is valid for
+  locked, and at most :data:`MAX_CODES_PER_HOUR` times per sliding hour. One conversation may
+  have codes sent to at most ``code_numbers_per_conversation`` different numbers per
+  :data:`NUMBERS_WINDOW`, and one client (a web or App user's address, a WeChat OpenID, as the
+  channel tells it) at most ``codes_per_client_hour`` codes per sliding hour, to any numbers
+  (settings; issue 13: one script must not text codes to thousands of numbers). A refusal is
+  audited (``verification.code_refused``) and sends nothing. It is valid for
   :data:`CODE_TTL`; only its keyed hash is stored; a new code supersedes the conversation's
   earlier open challenges. The SMS goes out in the same transaction as the challenge.
 * Each challenge allows :data:`MAX_TRIES_PER_CODE` wrong answers, then it fails.
@@ -18,12 +23,13 @@ Nothing here logs, audits, stores or returns a code, password or ID digits in cl
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Optional
+from typing import Optional, Union
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
@@ -32,7 +38,14 @@ from bot import audit
 from bot.billing.models import Subscriber
 from bot.clock import Clock
 from bot.db import Store
-from bot.identity.errors import NotVerified, NumberLocked, TooManyCodes, UnknownNumber
+from bot.identity.errors import (
+    ClientRateLimited,
+    NotVerified,
+    NumberLocked,
+    TooManyCodes,
+    TooManyNumbers,
+    UnknownNumber,
+)
 from bot.identity.hashing import code_hash, code_matches, normalise_id_digits, verify_secret
 from bot.identity.models import (
     LEVELS,
@@ -56,6 +69,10 @@ MAX_TRIES_PER_CODE = 3
 MAX_CODES_PER_HOUR = 5
 #: The sliding window of :data:`MAX_CODES_PER_HOUR`.
 CODE_WINDOW = timedelta(hours=1)
+#: The window of the settings' ``code_numbers_per_conversation`` (distinct numbers asked for).
+NUMBERS_WINDOW = timedelta(hours=24)
+#: The sliding window of the settings' ``codes_per_client_hour``.
+CLIENT_WINDOW = timedelta(hours=1)
 #: Wrong answers in a row (since the last success or lock) that lock the number.
 MAX_FAILURES_IN_ROW = 5
 #: How long a locked number stays locked.
@@ -66,6 +83,14 @@ IDLE_TIMEOUT = timedelta(minutes=15)
 CODE_LENGTH = 6
 
 SMS_KIND = "verification_code"
+#: A limit that refused to send a code.
+CodeRefusal = Union[TooManyCodes, TooManyNumbers, ClientRateLimited]
+#: The audit ``reason`` of each refusal to send a code.
+_REFUSAL_REASONS: dict[type, str] = {
+    TooManyCodes: "codes_per_number",
+    TooManyNumbers: "numbers_per_conversation",
+    ClientRateLimited: "codes_per_client",
+}
 ACTOR = "system"
 _PHONE_RE = re.compile(r"^1\d{10}$")
 _LEVEL_RANK = {"basic": 1, "strong": 2}
@@ -168,21 +193,28 @@ class VerificationService:
             store: the billing store; every access is one ``store.transaction()``.
             sms: the gateway that sends codes.
             clock: the source of every time.
-            settings: ``secret_key`` keys the code hashes and peppers the secret hashes.
+            settings: ``secret_key`` keys the code hashes and peppers the secret hashes;
+                ``code_numbers_per_conversation`` and ``codes_per_client_hour`` limit who may
+                have codes sent.
         """
         self._store = store
         self._sms = sms
         self._clock = clock
         self._key = settings.secret_key
+        self._numbers_per_conversation = settings.code_numbers_per_conversation
+        self._codes_per_client = settings.codes_per_client_hour
 
     # --- SMS codes ------------------------------------------------------------------------
 
-    def start_sms(self, conversation_id: str, phone: str) -> CodeSent:
+    def start_sms(self, conversation_id: str, phone: str, client: Optional[str] = None) -> CodeSent:
         """Sends a one-time code to ``phone`` and opens an ``sms_otp`` challenge.
 
         Args:
             conversation_id: the conversation the code will verify.
             phone: the number the subscriber gave (``+86``, spaces and dashes are accepted).
+            client: who is asking, as the channel identified them (``ip:<address>``,
+                ``wechat:<openid>``; see ``bot.channels.client``). None only for callers without
+                one (the command line, tests): then no per-client limit applies.
 
         Returns:
             Where the code went (masked) and until when it is valid. Never the code.
@@ -191,6 +223,8 @@ class VerificationService:
             UnknownNumber: not a subscriber's number, or the account is closed.
             NumberLocked: the number is locked after too many failures.
             TooManyCodes: :data:`MAX_CODES_PER_HOUR` codes went to the number in the last hour.
+            TooManyNumbers: the conversation had codes sent to as many other numbers as it may.
+            ClientRateLimited: ``client`` had as many codes sent in the last hour as it may.
             SmsGatewayError: the SMS could not be sent; nothing was stored.
             StoreUnavailable: the store cannot be reached.
         """
@@ -199,7 +233,13 @@ class VerificationService:
             raise UnknownNumber()
         masked = mask_phone(number)
         now = self._clock.now()
+        refused: Optional[CodeRefusal] = None
         with self._store.transaction() as session:
+            # Serialise code requests of one client and of one conversation (they span numbers, so
+            # the subscriber's row lock below does not cover them).
+            self._serialise(session, f"conversation:{conversation_id}")
+            if client:
+                self._serialise(session, f"client:{client}")
             # The row lock serialises code requests for one number (PostgreSQL; SQLite
             # serialises writers anyway), so the hourly limit cannot be raced.
             subscriber = session.execute(
@@ -208,59 +248,128 @@ class VerificationService:
             if subscriber is None or subscriber.status == "closed":
                 raise UnknownNumber(masked)
             self._refuse_if_locked(session, number, now)
-            sent = (
-                session.execute(
-                    select(VerificationChallenge.created_at)
-                    .where(
-                        VerificationChallenge.phone == number,
-                        VerificationChallenge.factor == "sms_otp",
-                        VerificationChallenge.created_at > now - CODE_WINDOW,
-                    )
-                    .order_by(VerificationChallenge.created_at)
+            refused = self._code_limit(session, conversation_id, number, client, now)
+            if refused is not None:
+                details: dict[str, object] = {
+                    "phone": masked,
+                    "reason": _REFUSAL_REASONS[type(refused)],
+                    "retry_after": refused.retry_after.isoformat(),
+                }
+                if client:
+                    details["client"] = client
+                audit.record(
+                    session,
+                    at=now,
+                    actor=ACTOR,
+                    action="verification.code_refused",
+                    subscriber_id=subscriber.id,
+                    entity="verification_challenge",
+                    conversation_id=conversation_id,
+                    details=details,
                 )
-                .scalars()
-                .all()
+            else:
+                self._supersede_open(session, conversation_id)
+                challenge = VerificationChallenge(
+                    conversation_id=conversation_id,
+                    subscriber_id=subscriber.id,
+                    phone=number,
+                    factor="sms_otp",
+                    created_at=now,
+                    expires_at=now + CODE_TTL,
+                    attempts=0,
+                    status="open",
+                    client=client,
+                )
+                session.add(challenge)
+                session.flush()
+                code = _new_code()
+                challenge.code_hash = code_hash(code, key=self._key, context=_code_context(challenge))
+                self._sms.send(
+                    session,
+                    phone=number,
+                    body=_sms_body(code),
+                    kind=SMS_KIND,
+                    subscriber_id=subscriber.id,
+                    at=now,
+                )
+                audit.record(
+                    session,
+                    at=now,
+                    actor=ACTOR,
+                    action="verification.code_sent",
+                    subscriber_id=subscriber.id,
+                    entity="verification_challenge",
+                    entity_id=challenge.id,
+                    conversation_id=conversation_id,
+                    details={"phone": masked, "expires_at": challenge.expires_at.isoformat()},
+                )
+                result = CodeSent(masked_phone=masked, expires_at=challenge.expires_at)
+        if refused is not None:  # raised after the commit, so that the refusal stays audited
+            logger.warning(
+                "verification code to %s refused for conversation %s: %s",
+                masked,
+                conversation_id,
+                _REFUSAL_REASONS[type(refused)],
             )
-            if len(sent) >= MAX_CODES_PER_HOUR:
-                raise TooManyCodes(sent[len(sent) - MAX_CODES_PER_HOUR] + CODE_WINDOW)
-
-            self._supersede_open(session, conversation_id)
-            challenge = VerificationChallenge(
-                conversation_id=conversation_id,
-                subscriber_id=subscriber.id,
-                phone=number,
-                factor="sms_otp",
-                created_at=now,
-                expires_at=now + CODE_TTL,
-                attempts=0,
-                status="open",
-            )
-            session.add(challenge)
-            session.flush()
-            code = _new_code()
-            challenge.code_hash = code_hash(code, key=self._key, context=_code_context(challenge))
-            self._sms.send(
-                session,
-                phone=number,
-                body=_sms_body(code),
-                kind=SMS_KIND,
-                subscriber_id=subscriber.id,
-                at=now,
-            )
-            audit.record(
-                session,
-                at=now,
-                actor=ACTOR,
-                action="verification.code_sent",
-                subscriber_id=subscriber.id,
-                entity="verification_challenge",
-                entity_id=challenge.id,
-                conversation_id=conversation_id,
-                details={"phone": masked, "expires_at": challenge.expires_at.isoformat()},
-            )
-            result = CodeSent(masked_phone=masked, expires_at=challenge.expires_at)
+            raise refused
         logger.info("verification code sent to %s for conversation %s", masked, conversation_id)
         return result
+
+    def _code_limit(
+        self, session: Session, conversation_id: str, number: str, client: Optional[str], now: datetime
+    ) -> Optional[CodeRefusal]:
+        """Why a code to ``number`` must not be sent now, or None when it may."""
+        sms = VerificationChallenge.factor == "sms_otp"
+        sent = session.scalars(
+            select(VerificationChallenge.created_at)
+            .where(
+                VerificationChallenge.phone == number,
+                sms,
+                VerificationChallenge.created_at > now - CODE_WINDOW,
+            )
+            .order_by(VerificationChallenge.created_at)
+        ).all()
+        if len(sent) >= MAX_CODES_PER_HOUR:
+            return TooManyCodes(sent[len(sent) - MAX_CODES_PER_HOUR] + CODE_WINDOW)
+
+        # A number stays "used" by the conversation until its latest code leaves the window.
+        last_by_number = dict(
+            session.execute(
+                select(VerificationChallenge.phone, func.max(VerificationChallenge.created_at))
+                .where(
+                    VerificationChallenge.conversation_id == conversation_id,
+                    sms,
+                    VerificationChallenge.created_at > now - NUMBERS_WINDOW,
+                )
+                .group_by(VerificationChallenge.phone)
+            ).all()
+        )
+        limit = self._numbers_per_conversation
+        if number not in last_by_number and len(last_by_number) >= limit:
+            frees = sorted(last_by_number.values())[len(last_by_number) - limit]
+            return TooManyNumbers(limit, frees + NUMBERS_WINDOW)
+
+        if client:
+            asked = session.scalars(
+                select(VerificationChallenge.created_at)
+                .where(
+                    VerificationChallenge.client == client,
+                    sms,
+                    VerificationChallenge.created_at > now - CLIENT_WINDOW,
+                )
+                .order_by(VerificationChallenge.created_at)
+            ).all()
+            if len(asked) >= self._codes_per_client:
+                return ClientRateLimited(asked[len(asked) - self._codes_per_client] + CLIENT_WINDOW)
+        return None
+
+    @staticmethod
+    def _serialise(session: Session, key: str) -> None:
+        """Holds a transaction-scoped lock on ``key`` (PostgreSQL; SQLite serialises writers anyway)."""
+        if session.get_bind().dialect.name != "postgresql":
+            return
+        digest = hashlib.sha256(f"billing-assistant/verification/{key}".encode()).digest()
+        session.execute(select(func.pg_advisory_xact_lock(int.from_bytes(digest[:8], "big", signed=True))))
 
     # --- second factor --------------------------------------------------------------------
 
