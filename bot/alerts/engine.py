@@ -24,8 +24,9 @@ A rule is evaluated at events only: a rule whose condition already holds when it
 Delivery: channel ``sms`` goes through the SMS gateway (which writes the ``notifications``
 row); channel ``wechat`` writes a ``notifications`` row with channel ``wechat`` and status
 ``queued``, which the WeChat sender (``bot.wechat.delivery``, ``python -m bot deliver-wechat``)
-delivers later as a template message, or by SMS when the number is not bound to WeChat. Each firing writes an ``alert.fired``
-audit entry (actor ``billing_feed``) and updates ``last_fired_at`` / ``armed``.
+delivers later as a template message, or by SMS when the number is not bound to WeChat. Each
+firing writes an ``alert.fired`` audit entry (actor ``billing_feed``) and updates
+``last_fired_at`` / ``armed``.
 
 **A gateway failure rolls back the caller's whole transaction.** The gateway is called inside
 the unit of work of the charge; when it cannot take the message, :class:`AlertDeliveryFailed`
