@@ -46,6 +46,7 @@ DIGRESSIONS = frozenset(
         "request_human",
         "faq",
         "chitchat",
+        "noise",
     }
 )
 NO_THRESHOLD = "none"

@@ -51,6 +51,7 @@ DIGRESSIONS = frozenset(
         "request_human",
         "faq",
         "chitchat",
+        "noise",
     }
 )
 

@@ -27,8 +27,9 @@ logger = logging.getLogger(__name__)
 Handler = Callable[[Services, CollectingDispatcher, Tracker, Verified], list[EventType]]
 RESUMABLE: dict[str, Handler] = {}
 
-# Intents that interrupt a form instead of answering its question.
-INTERRUPTING_INTENTS = frozenset({"stop", "request_human", "goodbye"})
+# Intents that interrupt a form instead of answering its question (noise is answered by its own
+# rule: nothing for a blank message, one short prompt for the rest; the question stands).
+INTERRUPTING_INTENTS = frozenset({"stop", "request_human", "goodbye", "noise"})
 
 _PHONE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
 

@@ -228,7 +228,11 @@ def misunderstood_in_a_row(tracker: Tracker) -> int:
 
 
 class ActionNoise(ServiceAction):
-    """A message with nothing to understand: a blank one gets no answer, the rest one short prompt."""
+    """A message with nothing to understand gets one short prompt, and changes nothing.
+
+    A blank message is told that nothing arrived; emoji, markup or a key held down are asked for
+    words. Neither counts as a misunderstanding (``misunderstood_in_a_row``).
+    """
 
     def name(self) -> str:
         return "action_noise"
@@ -238,8 +242,8 @@ class ActionNoise(ServiceAction):
     ) -> list[EventType]:
         # the text as typed: the parsed one has emoji removed already (bot.nlu.normalise)
         typed = next((e.get("text") for e in reversed(tracker.events) if e.get("event") == "user"), None)
-        if not is_blank(typed if typed is not None else (tracker.latest_message or {}).get("text") or ""):
-            dispatcher.utter_message(response="utter_noise")
+        blank = is_blank(typed if typed is not None else (tracker.latest_message or {}).get("text") or "")
+        dispatcher.utter_message(response="utter_blank" if blank else "utter_noise")
         return []
 
 

@@ -68,6 +68,7 @@ class Settings:
         wechat_delivery_interval: seconds between two passes of the WeChat alert sender.
         wechat_delivery_attempts: passes before a WeChat alert is given up (then SMS).
         wechat_retry_seconds: the first pause before a retry; each later one doubles.
+        codes_per_number_hour: codes one number may be sent per sliding hour (from any conversation).
         code_numbers_per_conversation: distinct numbers one conversation may have codes sent to
             in 24 hours (a subscriber verifies one line, perhaps a second one or a corrected typo).
         codes_per_client_hour: codes one client (a web or App user's address, a WeChat OpenID) may
@@ -105,6 +106,7 @@ class Settings:
     wechat_delivery_interval: float = 10.0
     wechat_delivery_attempts: int = 6
     wechat_retry_seconds: float = 60.0
+    codes_per_number_hour: int = 5
     code_numbers_per_conversation: int = 3
     codes_per_client_hour: int = 10
     trusted_proxies: str = "127.0.0.1/32,::1/128"
@@ -157,9 +159,13 @@ class Settings:
                 "BOT_WECHAT_DELIVERY_INTERVAL, BOT_WECHAT_DELIVERY_ATTEMPTS and BOT_WECHAT_RETRY_SECONDS"
                 " must be positive"
             )
-        if self.code_numbers_per_conversation <= 0 or self.codes_per_client_hour <= 0:
+        if (
+            min(self.codes_per_number_hour, self.code_numbers_per_conversation, self.codes_per_client_hour)
+            <= 0
+        ):
             raise SettingsError(
-                "BOT_CODE_NUMBERS_PER_CONVERSATION and BOT_CODES_PER_CLIENT_HOUR must be positive"
+                "BOT_CODES_PER_NUMBER_HOUR, BOT_CODE_NUMBERS_PER_CONVERSATION and BOT_CODES_PER_CLIENT_HOUR"
+                " must be positive"
             )
         try:
             self.trusted_proxy_networks()
@@ -247,6 +253,7 @@ def settings_from_env(environ: os._Environ[str] | dict[str, str] | None = None) 
             env.get("BOT_WECHAT_DELIVERY_ATTEMPTS", defaults.wechat_delivery_attempts)
         ),
         wechat_retry_seconds=float(env.get("BOT_WECHAT_RETRY_SECONDS", defaults.wechat_retry_seconds)),
+        codes_per_number_hour=int(env.get("BOT_CODES_PER_NUMBER_HOUR", defaults.codes_per_number_hour)),
         code_numbers_per_conversation=int(
             env.get("BOT_CODE_NUMBERS_PER_CONVERSATION", defaults.code_numbers_per_conversation)
         ),

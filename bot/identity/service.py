@@ -3,7 +3,8 @@
 Rules (the limits are the constants below):
 
 * A code is sent only to a known number whose account is not closed, not while the number is
-  locked, and at most :data:`MAX_CODES_PER_HOUR` times per sliding hour. One conversation may
+  locked, and at most ``codes_per_number_hour`` times (:data:`MAX_CODES_PER_HOUR` unless set) per
+  sliding hour. One conversation may
   have codes sent to at most ``code_numbers_per_conversation`` different numbers per
   :data:`NUMBERS_WINDOW`, and one client (a web or App user's address, a WeChat OpenID, as the
   channel tells it) at most ``codes_per_client_hour`` codes per sliding hour, to any numbers
@@ -65,8 +66,8 @@ logger = logging.getLogger(__name__)
 CODE_TTL = timedelta(minutes=5)
 #: Wrong answers allowed per challenge before it fails and a new one must be requested.
 MAX_TRIES_PER_CODE = 3
-#: Codes that may be sent to one number within :data:`CODE_WINDOW`.
-MAX_CODES_PER_HOUR = 5
+#: Codes that may be sent to one number within :data:`CODE_WINDOW` (``BOT_CODES_PER_NUMBER_HOUR``).
+MAX_CODES_PER_HOUR = Settings.codes_per_number_hour
 #: The sliding window of :data:`MAX_CODES_PER_HOUR`.
 CODE_WINDOW = timedelta(hours=1)
 #: The window of the settings' ``code_numbers_per_conversation`` (distinct numbers asked for).
@@ -194,8 +195,8 @@ class VerificationService:
             sms: the gateway that sends codes.
             clock: the source of every time.
             settings: ``secret_key`` keys the code hashes and peppers the secret hashes;
-                ``code_numbers_per_conversation`` and ``codes_per_client_hour`` limit who may
-                have codes sent.
+                ``codes_per_number_hour``, ``code_numbers_per_conversation`` and
+                ``codes_per_client_hour`` limit who may have codes sent.
         """
         self._store = store
         self._sms = sms
@@ -203,6 +204,7 @@ class VerificationService:
         self._key = settings.secret_key
         self._numbers_per_conversation = settings.code_numbers_per_conversation
         self._codes_per_client = settings.codes_per_client_hour
+        self._codes_per_number = settings.codes_per_number_hour
 
     # --- SMS codes ------------------------------------------------------------------------
 
@@ -222,7 +224,7 @@ class VerificationService:
         Raises:
             UnknownNumber: not a subscriber's number, or the account is closed.
             NumberLocked: the number is locked after too many failures.
-            TooManyCodes: :data:`MAX_CODES_PER_HOUR` codes went to the number in the last hour.
+            TooManyCodes: ``codes_per_number_hour`` codes went to the number in the last hour.
             TooManyNumbers: the conversation had codes sent to as many other numbers as it may.
             ClientRateLimited: ``client`` had as many codes sent in the last hour as it may.
             SmsGatewayError: the SMS could not be sent; nothing was stored.
@@ -329,8 +331,8 @@ class VerificationService:
             )
             .order_by(VerificationChallenge.created_at)
         ).all()
-        if len(sent) >= MAX_CODES_PER_HOUR:
-            return TooManyCodes(sent[len(sent) - MAX_CODES_PER_HOUR] + CODE_WINDOW)
+        if len(sent) >= self._codes_per_number:
+            return TooManyCodes(sent[len(sent) - self._codes_per_number] + CODE_WINDOW)
 
         # A number stays "used" by the conversation until its latest code leaves the window.
         last_by_number = dict(

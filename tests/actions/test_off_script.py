@@ -13,7 +13,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.account import ActionQueryBalance
 from actions.charges import ActionRequestRefund, ActionUnsubscribe
 from actions.closure import ActionCloseAccount
-from actions.conversation import ActionFallback
+from actions.conversation import ActionFallback, ActionNoise
 from actions.identity import ActionAskOtpStatus, ActionVerificationDone, ValidateVerificationForm
 from bot.app import Services
 from bot.billing.models import Dispute, Notification, Subscription
@@ -189,3 +189,12 @@ async def _extract(form: ValidateVerificationForm, t: Tracker) -> tuple[dict[str
     dispatcher = CollectingDispatcher()
     value = await form.extract_otp_status(dispatcher, t, {})
     return value, said(dispatcher.messages)
+
+
+async def test_noise_gets_one_short_prompt_and_blank_is_told_so(services: Services) -> None:
+    for typed, response in (("", "utter_blank"), (" \u3000", "utter_blank"), ("😀😀", "utter_noise")):
+        # the parsed text has emoji removed; the typed text is the user event's
+        t = tracker("o11", intent="noise", text=typed.strip() and "  ")
+        t.events = [{"event": "user", "text": typed, "parse_data": {"intent": {"name": "noise"}}}]
+        events, messages = await run(ActionNoise(services), t)
+        assert events == [] and said(messages) == [response]

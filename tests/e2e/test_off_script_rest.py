@@ -37,14 +37,19 @@ def _handoffs(servers: Servers, sender: str) -> list[Handoff]:
 
 def test_blank_and_noise_are_not_misunderstandings(servers: Servers) -> None:
     sender = _new()
-    assert servers.say(sender, "") == []  # nothing typed: nothing said
-    assert servers.say(sender, "   ") == []
+    for blank in ("", "   "):  # nothing typed: told so, once
+        replies = servers.say(sender, blank)
+        assert len(replies) == 1 and "没有输入内容" in replies[0]
     for noise in ("x" * 5000, "<b></b>", "😀😀😀"):
         replies = servers.say(sender, noise)
         assert len(replies) == 1 and "文字" in replies[0], noise  # one short prompt
     assert _handoffs(servers, sender) == []
     # the bot still answers: nothing was queued for a person
     assert "验证身份" in _all(servers.say(sender, "查一下余额"))
+    # inside the verification form too: no "wrong number format" for a blank message or an emoji
+    for odd in ("", "😀"):
+        replies = servers.say(sender, odd)
+        assert len(replies) == 1 and "格式" not in replies[0], replies
 
 
 def test_two_misunderstandings_offer_a_person_without_queueing(servers: Servers) -> None:

@@ -20,7 +20,7 @@ from bot.identity.errors import ClientRateLimited, TooManyCodes, TooManyNumbers
 from bot.identity.models import VerificationChallenge
 from bot.identity.service import VerificationService
 from bot.identity.sms import OutboxSmsGateway
-from bot.settings import Settings
+from bot.settings import Settings, SettingsError, settings_from_env
 from tests.conftest import _empty_postgres
 from tests.identity.test_service import SECRET_KEY, add_subscriber, count, received_code
 
@@ -179,3 +179,17 @@ def test_parallel_requests_of_one_client_cannot_pass_the_limit(postgres_url: str
         assert count(store, Notification) == 3
     finally:
         store.dispose()
+
+
+def test_the_per_number_limit_is_five_an_hour_unless_set(
+    store: Store, clock: FixedClock, numbers: list[str]
+) -> None:
+    assert Settings().codes_per_number_hour == 5
+    assert settings_from_env({"BOT_CODES_PER_NUMBER_HOUR": "2"}).codes_per_number_hour == 2
+    service = make_service(store, clock, codes_per_number_hour=2)
+    service.start_sms("n1", numbers[0], client=CLIENT)
+    service.start_sms("n2", numbers[0], client=CLIENT)
+    with pytest.raises(TooManyCodes):
+        service.start_sms("n3", numbers[0], client=CLIENT)
+    with pytest.raises(SettingsError):
+        settings_from_env({"BOT_CODES_PER_NUMBER_HOUR": "0"})
