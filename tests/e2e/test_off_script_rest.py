@@ -46,10 +46,12 @@ def test_blank_and_noise_are_not_misunderstandings(servers: Servers) -> None:
     assert _handoffs(servers, sender) == []
     # the bot still answers: nothing was queued for a person
     assert "验证身份" in _all(servers.say(sender, "查一下余额"))
-    # inside the verification form too: no "wrong number format" for a blank message or an emoji
+    # inside the verification form too: the short prompt, then the form's own question again; no
+    # "wrong number format", no code sent
     for odd in ("", "😀"):
         replies = servers.say(sender, odd)
-        assert len(replies) == 1 and "格式" not in replies[0], replies
+        assert "格式" not in _all(replies) and "验证码已发送" not in _all(replies), replies
+        assert replies[-1] == "请输入您的11位手机号码。", replies
 
 
 def test_two_misunderstandings_offer_a_person_without_queueing(servers: Servers) -> None:
