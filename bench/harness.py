@@ -158,6 +158,10 @@ class Topology:
             text = "".join(self.output)
             self.stop()
             raise RuntimeError(f"run-prod did not start:\n{text[-3000:]}")
+        if "(no nginx:" in "".join(self.output):
+            # without the front, every request to self.url is refused: the figures would be noise
+            self.stop()
+            raise RuntimeError("the benchmark needs nginx in front: apt-get install nginx, or PROD_INSTALL_NGINX=1")
         return self
 
     def pid(self, name: str) -> int:
