@@ -161,7 +161,9 @@ class Topology:
         if "(no nginx:" in "".join(self.output):
             # without the front, every request to self.url is refused: the figures would be noise
             self.stop()
-            raise RuntimeError("the benchmark needs nginx in front: apt-get install nginx, or PROD_INSTALL_NGINX=1")
+            raise RuntimeError(
+                "the benchmark needs nginx in front: apt-get install nginx, or PROD_INSTALL_NGINX=1"
+            )
         return self
 
     def pid(self, name: str) -> int:
