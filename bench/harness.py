@@ -537,10 +537,11 @@ SCRIPTS: dict[str, list[tuple[str, tuple[str, ...]]]] = {
         ("好的", ("工单号", "已经提交过")),
     ],
     "alert": [
+        # the demo numbers are not bound to WeChat: the form asks no channel, the alert goes by SMS
         ("余额低于20提醒我", ("手机号", "验证")),
         (PHONE, ("验证码已发送",)),
-        (CODE, ("方式",)),
-        ("短信", ("20.00",)),
+        (CODE, ("20.00",)),
+        ("我现在都设置了哪些提醒？", ("20.00",)),
     ],
     "closure": [
         ("我要销户", ("注销",)),
