@@ -13,6 +13,7 @@ from rasa_sdk.types import DomainDict
 
 from actions.account import store_failed
 from actions.common import (
+    FORM_DIGRESSIONS,
     GatedRequestAction,
     ServiceAction,
     UsesServices,
@@ -33,22 +34,6 @@ logger = logging.getLogger(__name__)
 
 ALERT_TYPES = ("balance", "spend", "deduction", "data")
 FORM_SLOTS = ("alert_type", "alert_threshold", "alert_channel")
-# Questions that may interrupt the form; it resumes after the answer.
-DIGRESSIONS = frozenset(
-    {
-        "query_balance",
-        "query_usage",
-        "query_bill",
-        "query_plan",
-        "query_subscriptions",
-        "query_alerts",
-        "stop",
-        "request_human",
-        "faq",
-        "chitchat",
-        "noise",
-    }
-)
 NO_THRESHOLD = "none"
 RESET_STASH = [SlotSet(slot, None) for slot in FORM_SLOTS]
 
@@ -133,7 +118,10 @@ class ValidateAlertForm(UsesServices, FormValidationAction):
         alert_type = tracker.get_slot("alert_type")
         if alert_type == "deduction" and tracker.get_slot("alert_threshold") != NO_THRESHOLD:
             return {"alert_threshold": NO_THRESHOLD}
-        if tracker.get_slot("requested_slot") != "alert_threshold" or latest_intent(tracker) in DIGRESSIONS:
+        if (
+            tracker.get_slot("requested_slot") != "alert_threshold"
+            or latest_intent(tracker) in FORM_DIGRESSIONS
+        ):
             return {}
         value = threshold_from(tracker, alert_type)
         if value is None:
@@ -144,7 +132,10 @@ class ValidateAlertForm(UsesServices, FormValidationAction):
     async def extract_alert_channel(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        if tracker.get_slot("requested_slot") != "alert_channel" or latest_intent(tracker) in DIGRESSIONS:
+        if (
+            tracker.get_slot("requested_slot") != "alert_channel"
+            or latest_intent(tracker) in FORM_DIGRESSIONS
+        ):
             return {}
         channel = latest_entity(tracker, "channel")
         if channel is None:

@@ -13,6 +13,7 @@ from rasa_sdk.types import DomainDict
 
 from actions.account import store_failed
 from actions.common import (
+    FORM_DIGRESSIONS,
     GatedRequestAction,
     ServiceAction,
     UsesServices,
@@ -38,21 +39,6 @@ FORM_SLOTS = (
     "closure_effective",
     "closure_fee",
     "closure_contract_end",
-)
-DIGRESSIONS = frozenset(
-    {
-        "query_balance",
-        "query_usage",
-        "query_bill",
-        "query_plan",
-        "query_subscriptions",
-        "query_alerts",
-        "stop",
-        "request_human",
-        "faq",
-        "chitchat",
-        "noise",
-    }
 )
 
 
@@ -136,7 +122,7 @@ class ValidateClosureForm(UsesServices, FormValidationAction):
             return {"closure_confirmed": "yes"}
         if intent == "deny":
             return {"closure_confirmed": "no"}
-        if intent in DIGRESSIONS:
+        if intent in FORM_DIGRESSIONS:
             return {}
         dispatcher.utter_message(response="utter_closure_confirm_hint")
         return {"closure_confirmed": None}

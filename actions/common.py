@@ -30,6 +30,23 @@ RESUMABLE: dict[str, Handler] = {}
 # Intents that interrupt a form instead of answering its question (noise is answered by its own
 # rule: nothing for a blank message, one short prompt for the rest; the question stands).
 INTERRUPTING_INTENTS = frozenset({"stop", "request_human", "goodbye", "noise"})
+# Questions and asides that may interrupt the alert and closure forms; the form resumes after the
+# answer (the rules "… in the middle of …" in data/rules/account.yml).
+FORM_DIGRESSIONS = frozenset(
+    {
+        "query_balance",
+        "query_usage",
+        "query_bill",
+        "query_plan",
+        "query_subscriptions",
+        "query_alerts",
+        "stop",
+        "request_human",
+        "faq",
+        "chitchat",
+        "noise",
+    }
+)
 
 _PHONE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
 

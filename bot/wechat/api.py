@@ -121,16 +121,20 @@ class WeChatApi:
             logger.info("WeChat access token refreshed (valid %s s)", expires_in)
             return token
 
-    async def _post_custom(self, token: str, payload: dict[str, Any]) -> int:
-        url = f"{self.base_url}/cgi-bin/message/custom/send"
+    async def _post(self, path: str, token: str, payload: dict[str, Any]) -> tuple[int, Any]:
+        """POSTs ``payload`` as JSON to ``{base_url}{path}``; returns the HTTP status and the body."""
         data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
         async with self._client().post(
-            url,
+            f"{self.base_url}{path}",
             params={"access_token": token},
             data=data,
             headers={"Content-Type": "application/json; charset=utf-8"},
         ) as reply:
-            body = await reply.json(content_type=None)
+            body = None if reply.status >= 500 else await reply.json(content_type=None)
+            return reply.status, body
+
+    async def _post_custom(self, token: str, payload: dict[str, Any]) -> int:
+        _, body = await self._post("/cgi-bin/message/custom/send", token, payload)
         return int(body.get("errcode", 0)) if isinstance(body, dict) else -1
 
     async def send_text(self, openid: str, text: str) -> bool:
@@ -166,17 +170,9 @@ class WeChatApi:
         return False
 
     async def _post_template(self, token: str, payload: dict[str, Any]) -> int:
-        url = f"{self.base_url}/cgi-bin/message/template/send"
-        data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
-        async with self._client().post(
-            url,
-            params={"access_token": token},
-            data=data,
-            headers={"Content-Type": "application/json; charset=utf-8"},
-        ) as reply:
-            if reply.status >= 500:
-                raise WeChatUnavailable(f"HTTP {reply.status}")
-            body = await reply.json(content_type=None)
+        status, body = await self._post("/cgi-bin/message/template/send", token, payload)
+        if status >= 500:
+            raise WeChatUnavailable(f"HTTP {status}")
         if not isinstance(body, dict):
             raise WeChatUnavailable("an answer that is not a JSON object")
         return int(body.get("errcode", 0))
