@@ -11,7 +11,6 @@ import re
 import uuid
 from datetime import timedelta
 
-import requests
 from sqlalchemy import select
 
 from bot.billing.seed import DEMO_AGENT_USERNAME
@@ -20,7 +19,7 @@ from bot.clock import SystemClock
 from bot.handoff import service
 from bot.handoff.models import Agent, Handoff
 from tests.e2e.conftest import Servers
-from tests.e2e.test_wechat_conversation import ACCOUNT, _query
+from tests.e2e.test_wechat_conversation import post_text
 
 WAITING = re.compile(r"您仍在人工客服队列中，当前排在第 \d+ 位，预计还需等待约 \d+ 分钟")
 
@@ -104,19 +103,7 @@ def test_a_code_sent_before_asking_for_a_person_is_verification_tried(servers: S
 
 def _wechat(servers: Servers, openid: str, text: str) -> str:
     """A WeChat text message; the passive reply's text, or "" when the channel answered ``success``."""
-    xml = (
-        f"<xml><ToUserName><![CDATA[{ACCOUNT}]]></ToUserName><FromUserName><![CDATA[{openid}]]></FromUserName>"
-        f"<CreateTime>1</CreateTime><MsgType><![CDATA[text]]></MsgType>"
-        f"<Content><![CDATA[{text}]]></Content><MsgId>{uuid.uuid4().int % 10**19}</MsgId></xml>"
-    )
-    reply = requests.post(
-        f"{servers.rasa_url}/webhooks/wechat/webhook",
-        params=_query(),
-        data=xml.encode(),
-        headers={"Content-Type": "text/xml"},
-        timeout=30,
-    )
-    assert reply.status_code == 200
+    reply = post_text(servers, openid, text)
     return "" if reply.text == "success" else parse_xml(reply.content)["Content"]
 
 

@@ -38,7 +38,8 @@ def _query() -> dict[str, str]:
     return {"timestamp": timestamp, "nonce": nonce, "signature": signature}
 
 
-def _say(servers: Servers, openid: str, text: str) -> str:
+def post_text(servers: Servers, openid: str, text: str) -> requests.Response:
+    """Posts a WeChat text message from ``openid`` to the channel, signed as WeChat signs it."""
     xml = (
         f"<xml><ToUserName><![CDATA[{ACCOUNT}]]></ToUserName><FromUserName><![CDATA[{openid}]]></FromUserName>"
         f"<CreateTime>{int(time.time())}</CreateTime><MsgType><![CDATA[text]]></MsgType>"
@@ -52,6 +53,11 @@ def _say(servers: Servers, openid: str, text: str) -> str:
         timeout=30,
     )
     assert reply.status_code == 200
+    return reply
+
+
+def _say(servers: Servers, openid: str, text: str) -> str:
+    reply = post_text(servers, openid, text)
     assert reply.text != "success", "the bot did not answer within WeChat's deadline"
     fields = parse_xml(reply.content)
     assert (fields["ToUserName"], fields["FromUserName"], fields["MsgType"]) == (openid, ACCOUNT, "text")
