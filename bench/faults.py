@@ -265,7 +265,10 @@ async def action_server_stopped(topology: Topology, pool: NumberPool, outbox: Ou
     from sqlalchemy import create_engine, text
 
     case = Case("action_server_stopped", topology)
-    script = "alert"
+    # verified first (a balance question); the alert is then created by one message, which is
+    # what the action server's outage must not half-write (an unbound number is asked no channel)
+    script = "verify_balance"
+    create = "余额低于20提醒我"
     engine = create_engine(topology.billing_url, future=True, pool_pre_ping=True)
 
     def alerts(phone: str) -> int:
@@ -295,7 +298,7 @@ async def action_server_stopped(topology: Topology, pool: NumberPool, outbox: Ou
         kill_group(victim)
         stopped_at = time.monotonic()
         log(f"  killed the action server (pid {victim} and its workers)")
-        during = await asyncio.gather(*(s.say("短信") for s in subscribers))
+        during = await asyncio.gather(*(s.say(create) for s in subscribers))
         for c, turn in zip(conversations, during, strict=False):
             c.turns.append(turn)
         handoff = await subscribers[0].say("转人工")
@@ -305,7 +308,7 @@ async def action_server_stopped(topology: Topology, pool: NumberPool, outbox: Ou
             _until, lambda: _http_ok(f"http://127.0.0.1:{topology.action_port}/health"), 300, 0.5
         )
         recovered_s = round(time.monotonic() - stopped_at, 1) if back is not None else None
-        after = await asyncio.gather(*(_say_until_answered(s, "短信", 10, 1.0) for s in subscribers))
+        after = await asyncio.gather(*(_say_until_answered(s, create, 10, 1.0) for s in subscribers))
         for c, turns in zip(conversations, after, strict=False):
             c.turns.extend(turns)
         for s in subscribers:
