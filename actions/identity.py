@@ -9,7 +9,6 @@ the Rasa server, records the outcome in the store and forwards a masked message 
 from __future__ import annotations
 
 import logging
-import re
 from typing import Any, Optional
 
 from rasa_sdk import Action, FormValidationAction, Tracker
@@ -42,6 +41,7 @@ from bot.identity.errors import (
     UnknownNumber,
 )
 from bot.money import mask_phone
+from bot.nlu.cues import asks_where_the_code_is
 
 logger = logging.getLogger(__name__)
 
@@ -68,9 +68,6 @@ REMEMBERED = frozenset(
         "unsubscribe_service",
     }
 )
-# "验证码怎么还没收到" asks about the code; "重发" (or the button) asks for a new one.
-_NOT_ARRIVED = re.compile(r"没(有)?(收到|到|来|看到)|收不到|怎么还|还没|没短信|没有短信")
-_RESEND = re.compile(r"重发|再发|重新发|再来一个|resend_code")
 
 
 def message_client(tracker: Tracker) -> str:
@@ -221,7 +218,7 @@ class ValidateVerificationForm(UsesServices, FormValidationAction):
         phone = tracker.get_slot("phone_number")
         text = (tracker.latest_message or {}).get("text") or ""
         if intent == "resend_code" and phone:
-            if _NOT_ARRIVED.search(text) and not _RESEND.search(text):
+            if asks_where_the_code_is(text):
                 # a question about the code, not a request for another: say where it went, offer 重发
                 dispatcher.utter_message(response="utter_code_not_arrived", masked_phone=mask_phone(phone))
                 return {"otp_status": None}

@@ -4,8 +4,10 @@
   with one line that acknowledges it first (``utter_sorry_upset``), then the task itself.
 - :func:`telecom_topic`: a problem of the network, broadband, handset, SIM card or shop. The
   assistant cannot solve it, but a person can: out of scope, a human is offered.
+- :func:`asks_where_the_code_is`: "验证码怎么还没收到" asks about the code sent, where "重发" (or
+  the button) asks for another one; the first is answered with a 重发 button, no code is sent.
 
-Both are word lists on purpose: they decide one line of wording, must be predictable, and are
+All are word lists on purpose: they decide one line of wording, must be predictable, and are
 checked by tests with sentences of their own.
 """
 
@@ -130,3 +132,12 @@ def telecom_topic(text: str) -> bool:
     """Whether a message is about the network, broadband, a handset, a SIM card or a shop."""
     lowered = _lower(text)
     return any(word in lowered for word in TELECOM_WORDS)
+
+
+_NOT_ARRIVED = re.compile(r"没(有)?(收到|到|来|看到)|收不到|怎么还|还没|没短信|没有短信")
+_RESEND = re.compile(r"重发|再发|重新发|再来一个|resend_code")
+
+
+def asks_where_the_code_is(text: str) -> bool:
+    """A question about a code that has not arrived, without asking for a new one."""
+    return bool(_NOT_ARRIVED.search(text)) and not _RESEND.search(text)

@@ -1,9 +1,11 @@
-"""Two requests in one message, and messages with nothing to understand (bot.nlu.requests, bot.nlu.noise)."""
+"""Two requests in one message, messages with nothing to understand, a question about the code
+(bot.nlu.requests, bot.nlu.noise, bot.nlu.cues)."""
 
 from __future__ import annotations
 
 import pytest
 
+from bot.nlu.cues import asks_where_the_code_is
 from bot.nlu.noise import is_blank, is_noise
 from bot.nlu.requests import further_requests, in_order
 
@@ -75,3 +77,13 @@ def test_not_noise(text: str) -> None:
 def test_blank_is_only_white_space() -> None:
     assert is_blank("") and is_blank(" \u3000\u200b ")
     assert not is_blank("😀") and not is_blank("x")
+
+
+@pytest.mark.parametrize("text", ["我的验证码怎么还没收到", "验证码还没到", "没收到短信啊", "收不到验证码"])
+def test_a_question_about_the_code(text: str) -> None:
+    assert asks_where_the_code_is(text)
+
+
+@pytest.mark.parametrize("text", ["重发", "/resend_code", "没收到，再发一个", "重新发一下验证码"])
+def test_a_request_for_a_new_code(text: str) -> None:
+    assert not asks_where_the_code_is(text)
