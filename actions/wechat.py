@@ -14,6 +14,7 @@ from typing import Any, Optional
 from rasa_sdk import Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
+from sqlalchemy.exc import IntegrityError
 
 from actions.account import store_failed
 from actions.common import GatedRequestAction, resumable
@@ -53,7 +54,8 @@ def bind_after_verification(
                 at=services.clock.now(),
                 conversation_id=tracker.sender_id,
             )
-    except (StoreUnavailable, ValueError) as exc:
+    except (StoreUnavailable, ValueError, IntegrityError) as exc:
+        # IntegrityError: a simultaneous verification bound the same number or OpenID first
         logger.warning("binding a number to WeChat failed (%s)", type(exc).__name__)
         return
     if result.changed:

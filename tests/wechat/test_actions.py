@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
+import pytest
 from rasa_sdk import Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from actions.alerts import ActionSaveAlert, ValidateAlertForm
 from actions.identity import ActionVerificationDone
@@ -72,6 +74,17 @@ async def test_verifying_in_wechat_binds_the_number_to_the_openid_once(services:
     assert bindings(services) == {(OPENID, ZHANG)}
     again = await verified_in_wechat(services)
     assert "utter_wechat_bound" not in said(again), "told once"
+
+
+async def test_a_binding_lost_to_a_simultaneous_one_does_not_fail_the_request(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def raced(*args: Any, **kwargs: Any) -> None:
+        raise IntegrityError("INSERT INTO wechat_bindings", {}, Exception("unique constraint"))
+
+    monkeypatch.setattr("actions.wechat.bind", raced)
+    messages = await verified_in_wechat(services)
+    assert "utter_balance" in said(messages) and "utter_wechat_bound" not in said(messages)
 
 
 async def test_verifying_in_another_channel_binds_nothing(services: Services) -> None:
