@@ -32,7 +32,8 @@ WORD_SCORES = (
 
 
 class ActionHandleInform(ServiceAction):
-    """An answer outside a form: a correction of the period re-runs the last period task."""
+    """An answer outside a form: a score after the rating question is a rating; a correction of the
+    period re-runs the last period task."""
 
     def name(self) -> str:
         return "action_handle_inform"
@@ -40,6 +41,9 @@ class ActionHandleInform(ServiceAction):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
+        if tracker.get_slot("offer") == "rating" and score_from(tracker) is not None:
+            # a bare "5" answering "请为本次服务打个分吧" is a rating, not a correction
+            return await ActionRateService(self.services).run(dispatcher, tracker, domain)
         task = PERIOD_TASKS.get(tracker.get_slot("last_task") or "")
         if task and latest_entity(tracker, "period"):
             events = resume_if_verified(task, self.services, dispatcher, tracker)

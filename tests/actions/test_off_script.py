@@ -13,7 +13,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.account import ActionQueryBalance
 from actions.charges import ActionRequestRefund, ActionUnsubscribe
 from actions.closure import ActionCloseAccount
-from actions.conversation import ActionFallback, ActionNoise
+from actions.conversation import ActionFallback, ActionHandleInform, ActionNoise
 from actions.identity import ActionAskOtpStatus, ActionVerificationDone, ValidateVerificationForm
 from bot.app import Services
 from bot.billing.models import Dispute, Notification, Subscription
@@ -198,3 +198,12 @@ async def test_noise_gets_one_short_prompt_and_blank_is_told_so(services: Servic
         t.events = [{"event": "user", "text": typed, "parse_data": {"intent": {"name": "noise"}}}]
         events, messages = await run(ActionNoise(services), t)
         assert events == [] and said(messages) == [response]
+
+
+async def test_a_bare_digit_after_the_rating_question_is_a_rating(services: Services) -> None:
+    t = tracker("o12", intent="inform", text="5", slots={"offer": "rating", "last_task": "refund"})
+    events, messages = await run(ActionHandleInform(services), t)
+    assert said(messages) == ["utter_rating_thanks"] and SlotSet("offer", None) in events
+    # without the question, a digit is still not a rating
+    _, messages = await run(ActionHandleInform(services), tracker("o13", intent="inform", text="5"))
+    assert said(messages) == ["utter_default"]

@@ -80,6 +80,7 @@ def test_unsubscribe_and_refund_in_one_message(servers: Servers) -> None:
     answer = _all(servers.say(sender, servers.latest_code("13500135000")))
     assert "已为您退订游戏加速包" in answer and "工单号 TS" in answer and "6.00" in answer
     assert answer.count("打个分") == 1
+    assert "感谢您的评价（5分）" in _all(servers.say(sender, "5"))  # a bare digit answers the rating
     with servers.store.transaction() as session:
         assert len(session.scalars(select(Dispute).where(Dispute.conversation_id == sender)).all()) == 1
 
