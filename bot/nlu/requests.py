@@ -4,8 +4,8 @@ The intent classifier names one task per message. Subscribers often ask for two 
 second must not be lost: :func:`further_requests` finds, by plain cue words, the other tasks the
 message asks for beside the one the model chose. Only tasks that are short answers or one-step
 changes combine (never a form such as an alert or a closure), and only in pairs that make sense
-together; the caller runs them in :data:`ORDER`, so an unsubscription comes before the refund that
-follows it, and answers each.
+together; the caller runs them in :data:`ORDER`, so the charges are explained before a refund and
+an unsubscription comes before the refund that follows it, and answers each.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from bot.nlu.normalise import normalise_text
 _NEGATION = re.compile(r"不用|不要|别|无需|不需要|不必")
 
 CUES: dict[str, re.Pattern[str]] = {
+    "query_unknown_charge": re.compile(r"多扣|乱扣|扣了|扣费|扣钱|怎么扣|扣我"),
     "unsubscribe_service": re.compile(r"退订|退掉|取消掉?|关掉|关闭|停掉|给我关了|关了"),
     "request_refund": re.compile(
         r"退(钱|费|款|回|还|给我|我)|(钱|费用?|款)[^，,。；;!?？！]{0,6}(退|返还|还给我|还我)|返还|赔偿|还我钱"
@@ -34,7 +35,7 @@ CUES: dict[str, re.Pattern[str]] = {
 COMBINES: dict[str, frozenset[str]] = {
     "query_unknown_charge": frozenset({"request_refund"}),
     "unsubscribe_service": frozenset({"request_refund"}),
-    "request_refund": frozenset({"unsubscribe_service"}),
+    "request_refund": frozenset({"unsubscribe_service", "query_unknown_charge"}),
     "query_balance": frozenset({"query_usage", "query_bill"}),
     "query_usage": frozenset({"query_balance", "query_bill"}),
     "query_bill": frozenset({"query_balance", "query_usage"}),

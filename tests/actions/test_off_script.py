@@ -207,3 +207,16 @@ async def test_a_bare_digit_after_the_rating_question_is_a_rating(services: Serv
     # without the question, a digit is still not a rating
     _, messages = await run(ActionHandleInform(services), tracker("o13", intent="inform", text="5"))
     assert said(messages) == ["utter_default"]
+
+
+async def test_a_refund_asked_with_a_charge_question_explains_the_charges_first(services: Services) -> None:
+    verify(services, "o14", "13800138000")
+    t = tracker("o14", intent="request_refund", text="这个月怎么多扣了钱，给我退回来")
+    _, messages = await run(ActionRequestRefund(services), t)
+    assert said(messages) == [
+        "utter_charges",
+        "utter_charges_flagged_refunding",  # no "要退费吗？" when the refund follows at once
+        "utter_refund_opened",
+        "utter_ask_rating",
+    ]
+    assert count(services, Dispute) == 1

@@ -19,6 +19,7 @@ from bot.nlu.requests import further_requests, in_order
         ("退订彩铃并且退费", "unsubscribe_service", ["service"], ["request_refund"]),
         ("退订视频彩铃,扣的10块退给我", "request_refund", ["service"], ["unsubscribe_service"]),
         ("这个月多扣了10块，给我退回来", "query_unknown_charge", [], ["request_refund"]),
+        ("这个月多扣了钱，给我退回来", "request_refund", [], ["query_unknown_charge"]),
         ("查一下余额和流量", "query_balance", [], ["query_usage"]),
         ("流量还剩多少，余额呢", "query_usage", [], ["query_balance"]),
         ("我还剩多少话费多少流量", "query_balance", [], ["query_usage"]),
