@@ -22,7 +22,6 @@ from typing import Any, Optional
 
 import aiohttp
 import pytest
-from aiohttp import test_utils, web
 from rasa.core.channels.channel import UserMessage, register
 from sanic import Sanic
 
@@ -32,10 +31,9 @@ from bot.channels.wechat import TEXT_ONLY, WeChatConfig, WeChatInput, parse_xml
 from bot.channels.wechat_crypto import MessageCrypto
 from bot.settings import PROJECT_ROOT
 from bot.wechat.api import WeChatApi
+from tests.wechat.fake_api import APP_ID, APP_SECRET, FakeWeChatApi
 
 TOKEN = "testtoken42"
-APP_ID = "wx1234567890abcdef"
-APP_SECRET = "app-secret-never-logged-7f3a"
 AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 ACCOUNT = "gh_0123456789ab"
 OPENID = "oAbCdEfGhIjKlMnOpQrStUvWxYz0"
@@ -73,73 +71,6 @@ def media_xml(msg_type: str, openid: str = OPENID) -> str:
         f"<PicUrl><![CDATA[http://mmbiz.example/pic]]></PicUrl><MediaId><![CDATA[media-1]]></MediaId>"
         f"<MsgId>{uuid.uuid4().int % 10**19}</MsgId></xml>"
     )
-
-
-# --- the fake WeChat API ---------------------------------------------------------------------
-
-
-@dataclass
-class FakeWeChatApi:
-    """Serves /cgi-bin/token and /cgi-bin/message/custom/send, recording every call.
-
-    ``send_errcodes`` are answered, in order, to the next sends made with a valid token;
-    ``revoke()`` makes the current access token invalid (the next send gets errcode 40001).
-    """
-
-    token_calls: list[dict[str, str]] = field(default_factory=list)
-    send_calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
-    send_errcodes: list[int] = field(default_factory=list)
-    token_delay: float = 0.0
-    valid_token: Optional[str] = None
-    issued: int = 0
-    server: Optional[test_utils.TestServer] = None
-
-    async def _token(self, request: web.Request) -> web.Response:
-        self.token_calls.append(dict(request.query))
-        if self.token_delay:
-            await asyncio.sleep(self.token_delay)
-        if request.query.get("appid") != APP_ID or request.query.get("secret") != APP_SECRET:
-            return web.json_response({"errcode": 40125, "errmsg": "invalid appsecret"})
-        self.issued += 1
-        self.valid_token = f"ACCESS-TOKEN-{self.issued}"
-        return web.json_response({"access_token": self.valid_token, "expires_in": 7200})
-
-    async def _send(self, request: web.Request) -> web.Response:
-        token = request.query.get("access_token", "")
-        body = await request.json()
-        self.send_calls.append((token, body))
-        if token != self.valid_token:
-            return web.json_response({"errcode": 40001, "errmsg": "invalid credential"})
-        if self.send_errcodes:
-            return web.json_response({"errcode": self.send_errcodes.pop(0), "errmsg": "refused"})
-        return web.json_response({"errcode": 0, "errmsg": "ok"})
-
-    def revoke(self) -> None:
-        self.valid_token = None
-
-    @property
-    def base_url(self) -> str:
-        assert self.server is not None
-        return str(self.server.make_url("")).rstrip("/")
-
-    async def start(self) -> None:
-        app = web.Application()
-        app.router.add_get("/cgi-bin/token", self._token)
-        app.router.add_post("/cgi-bin/message/custom/send", self._send)
-        self.server = test_utils.TestServer(app, host="127.0.0.1")
-        await self.server.start_server()
-
-    async def stop(self) -> None:
-        if self.server is not None:
-            await self.server.close()
-
-    async def wait_for_sends(self, count: int, timeout: float = 3.0) -> list[tuple[str, dict[str, Any]]]:
-        """The send calls, once there are ``count`` of them (fails after ``timeout`` seconds)."""
-        deadline = time.monotonic() + timeout
-        while len(self.send_calls) < count:
-            assert time.monotonic() < deadline, f"expected {count} sends, got {self.send_calls}"
-            await asyncio.sleep(0.01)
-        return self.send_calls
 
 
 # --- the fake bot ----------------------------------------------------------------------------

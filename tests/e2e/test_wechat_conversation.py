@@ -26,7 +26,8 @@ from bot.identity.sms import OutboxSmsGateway
 from bot.wechat.api import WeChatApi
 from bot.wechat.delivery import WeChatAlertSender
 from tests.e2e.conftest import Servers
-from tests.wechat.conftest import APP_ID, APP_SECRET, TEMPLATE_ID, FakeTemplateApi
+from tests.wechat.conftest import TEMPLATE_ID
+from tests.wechat.fake_api import APP_ID, APP_SECRET, FakeWeChatApi
 
 WECHAT_TOKEN = "e2ewechattoken"  # as in the servers' environment (conftest)
 ACCOUNT = "gh_e2e000000000"
@@ -85,9 +86,9 @@ def test_a_wechat_subscriber_verifies_by_code_and_hears_the_balance(servers: Ser
     assert code not in servers.log_text()
 
 
-async def _deliver(servers: Servers) -> FakeTemplateApi:
+async def _deliver(servers: Servers) -> FakeWeChatApi:
     """One pass of the WeChat sender against a fake WeChat API on loopback."""
-    fake = FakeTemplateApi()
+    fake = FakeWeChatApi()
     await fake.start()
     api = WeChatApi(APP_ID, APP_SECRET, fake.base_url, timeout=3.0)
     try:

@@ -537,7 +537,8 @@ async def test_an_agents_reply_reaches_a_wechat_subscriber_through_the_customer_
     sqlite_store: Store, clock: FixedClock
 ) -> None:
     from bot.channels.wechat import WeChatInput
-    from tests.channels.test_wechat import FakeWeChatApi, make_config
+    from tests.channels.test_wechat import make_config
+    from tests.wechat.fake_api import FakeWeChatApi
 
     _add_agents(sqlite_store, clock)
     services = Services.build(settings=SETTINGS, store=sqlite_store, clock=clock)

@@ -18,8 +18,9 @@ from bot.clock import FixedClock
 from bot.db import Store
 from bot.wechat.bindings import bind
 from tests.alerts.conftest import WANG, ZHANG, alert_messages, subscriber_id
+from tests.wechat.fake_api import APP_ID, APP_SECRET, FakeWeChatApi
 
-from .conftest import APP_ID, APP_SECRET, OPENID, TEMPLATE_ID, FakeTemplateApi
+from .conftest import OPENID, TEMPLATE_ID
 
 
 async def test_deliver_wechat_once_sends_bound_alerts_and_falls_back_for_the_others(
@@ -27,7 +28,7 @@ async def test_deliver_wechat_once_sends_bound_alerts_and_falls_back_for_the_oth
     monkeypatch: pytest.MonkeyPatch,
     sqlite_template: Path,
     clock: FixedClock,
-    fake_wechat: FakeTemplateApi,
+    fake_wechat: FakeWeChatApi,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     path = tmp_path / "billing.db"

@@ -20,12 +20,13 @@ from bot.wechat.api import WeChatApi
 from bot.wechat.bindings import bind
 from bot.wechat.delivery import WeChatAlertSender, sender_from_settings
 from tests.alerts.conftest import ZHANG, FailingGateway, RecordingGateway, alert_messages, subscriber_id
+from tests.wechat.fake_api import APP_ID, APP_SECRET, FakeWeChatApi
 
-from .conftest import APP_ID, APP_SECRET, OPENID, TEMPLATE_ID, FakeTemplateApi
+from .conftest import OPENID, TEMPLATE_ID
 
 
 @pytest.fixture
-async def api(fake_wechat: FakeTemplateApi) -> AsyncIterator[WeChatApi]:
+async def api(fake_wechat: FakeWeChatApi) -> AsyncIterator[WeChatApi]:
     client = WeChatApi(APP_ID, APP_SECRET, fake_wechat.base_url, timeout=2.0)
     yield client
     await client.close()
@@ -91,7 +92,7 @@ def _audit(store: Store, prefix: str = "notification.") -> list[tuple[str, dict[
 
 
 async def test_a_bound_number_gets_its_alert_as_a_template_message(
-    seeded: Store, clock: FixedClock, fake_wechat: FakeTemplateApi, api: WeChatApi
+    seeded: Store, clock: FixedClock, fake_wechat: FakeWeChatApi, api: WeChatApi
 ) -> None:
     _bind(seeded, clock)
     _wechat_alert(seeded, clock)
@@ -112,7 +113,7 @@ async def test_a_bound_number_gets_its_alert_as_a_template_message(
 
 
 async def test_an_unbound_number_gets_the_alert_by_sms(
-    seeded: Store, clock: FixedClock, fake_wechat: FakeTemplateApi, api: WeChatApi
+    seeded: Store, clock: FixedClock, fake_wechat: FakeWeChatApi, api: WeChatApi
 ) -> None:
     _wechat_alert(seeded, clock)
     sms = RecordingGateway()
@@ -128,7 +129,7 @@ async def test_an_unbound_number_gets_the_alert_by_sms(
 
 
 async def test_system_busy_is_retried_later_then_sent(
-    seeded: Store, clock: FixedClock, fake_wechat: FakeTemplateApi, api: WeChatApi
+    seeded: Store, clock: FixedClock, fake_wechat: FakeWeChatApi, api: WeChatApi
 ) -> None:
     _bind(seeded, clock)
     _wechat_alert(seeded, clock)
@@ -152,7 +153,7 @@ async def test_system_busy_is_retried_later_then_sent(
 
 
 async def test_server_errors_and_dropped_connections_are_retried_then_the_alert_goes_by_sms(
-    seeded: Store, clock: FixedClock, fake_wechat: FakeTemplateApi, api: WeChatApi
+    seeded: Store, clock: FixedClock, fake_wechat: FakeWeChatApi, api: WeChatApi
 ) -> None:
     _bind(seeded, clock)
     _wechat_alert(seeded, clock)
@@ -177,7 +178,7 @@ async def test_server_errors_and_dropped_connections_are_retried_then_the_alert_
 
 
 async def test_an_expired_access_token_is_refreshed_and_the_message_sent(
-    seeded: Store, clock: FixedClock, fake_wechat: FakeTemplateApi, api: WeChatApi
+    seeded: Store, clock: FixedClock, fake_wechat: FakeWeChatApi, api: WeChatApi
 ) -> None:
     _bind(seeded, clock)
     await api.access_token()
@@ -185,11 +186,11 @@ async def test_an_expired_access_token_is_refreshed_and_the_message_sent(
     _wechat_alert(seeded, clock)
     assert (await _sender(seeded, clock, RecordingGateway(), api).run_once()).sent == 1
     assert [t for t, _ in fake_wechat.sends] == ["ACCESS-TOKEN-1", "ACCESS-TOKEN-2"]
-    assert fake_wechat.token_calls == 2
+    assert len(fake_wechat.token_calls) == 2
 
 
 async def test_an_unsubscribed_follower_is_unbound_and_gets_sms(
-    seeded: Store, clock: FixedClock, fake_wechat: FakeTemplateApi, api: WeChatApi
+    seeded: Store, clock: FixedClock, fake_wechat: FakeWeChatApi, api: WeChatApi
 ) -> None:
     _bind(seeded, clock)
     _wechat_alert(seeded, clock)
@@ -205,7 +206,7 @@ async def test_an_unsubscribed_follower_is_unbound_and_gets_sms(
 
 
 async def test_another_refusal_is_final_at_once(
-    seeded: Store, clock: FixedClock, fake_wechat: FakeTemplateApi, api: WeChatApi
+    seeded: Store, clock: FixedClock, fake_wechat: FakeWeChatApi, api: WeChatApi
 ) -> None:
     _bind(seeded, clock)
     _wechat_alert(seeded, clock)
@@ -218,7 +219,7 @@ async def test_another_refusal_is_final_at_once(
 
 
 async def test_when_sms_is_down_too_the_alert_waits_then_is_given_up(
-    seeded: Store, clock: FixedClock, fake_wechat: FakeTemplateApi, api: WeChatApi
+    seeded: Store, clock: FixedClock, fake_wechat: FakeWeChatApi, api: WeChatApi
 ) -> None:
     _wechat_alert(seeded, clock)  # not bound: straight to SMS, which is down
     sender = _sender(seeded, clock, FailingGateway(), api, max_attempts=2)
@@ -266,7 +267,7 @@ def test_the_template_id_and_the_account_come_from_the_environment() -> None:
 async def test_logs_carry_no_openid_token_body_or_full_number(
     seeded: Store,
     clock: FixedClock,
-    fake_wechat: FakeTemplateApi,
+    fake_wechat: FakeWeChatApi,
     api: WeChatApi,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
