@@ -7,8 +7,6 @@ steer the dialogue (``verification_needed``) and never grant access.
 from __future__ import annotations
 
 import logging
-import re
-import unicodedata
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any, Optional
@@ -48,8 +46,6 @@ FORM_DIGRESSIONS = frozenset(
     }
 )
 
-_PHONE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
-
 
 def resumable(request: str) -> Callable[[Handler], Handler]:
     """Registers a handler that ``action_verification_done`` runs once the subscriber is verified."""
@@ -71,14 +67,14 @@ def latest_intent(tracker: Tracker) -> Optional[str]:
 
 
 def find_phone(tracker: Tracker) -> Optional[str]:
-    """The mobile number in the latest message: the entity, or eleven digits in the text."""
+    """The mobile number in the latest message: the entity, or one in the text (``bot.phone``)."""
+    from bot.phone import find_phone as phone_in
+
     for value in tracker.get_latest_entity_values("phone_number"):
-        digits = re.sub(r"\D", "", unicodedata.normalize("NFKC", str(value)))
-        if _PHONE.fullmatch(digits):
-            return digits
-    text = unicodedata.normalize("NFKC", (tracker.latest_message or {}).get("text") or "")
-    match = _PHONE.search(re.sub(r"(?<=\d)[\s-](?=\d)", "", text))
-    return match.group(0) if match else None
+        number = phone_in(str(value))
+        if number:
+            return number
+    return phone_in((tracker.latest_message or {}).get("text") or "")
 
 
 def local_time(when: Any) -> str:

@@ -353,7 +353,8 @@ def _gb(mb: int) -> str:
 
 
 def _cmd_show(args: argparse.Namespace, clock: Clock, out: TextIO) -> int:
-    from bot.billing.queries import CHANNEL_LABELS, account_summary, describe_alert, normalise_phone
+    from bot.billing.queries import CHANNEL_LABELS, account_summary, describe_alert
+    from bot.phone import normalise_phone
 
     if normalise_phone(args.phone) is None:
         raise CommandError(f"号码格式不正确：{args.phone}（应为 11 位手机号码）")
@@ -413,7 +414,8 @@ def _cmd_show(args: argparse.Namespace, clock: Clock, out: TextIO) -> int:
 
 
 def _cmd_outbox(args: argparse.Namespace, clock: Clock, out: TextIO) -> int:
-    from bot.billing.queries import NOTIFY_CHANNEL_LABELS, list_outbox, normalise_phone
+    from bot.billing.queries import NOTIFY_CHANNEL_LABELS, list_outbox
+    from bot.phone import normalise_phone
 
     number = normalise_phone(args.phone)
     if number is None:
@@ -440,8 +442,8 @@ def _cmd_outbox(args: argparse.Namespace, clock: Clock, out: TextIO) -> int:
 
 
 def _cmd_post_charge(args: argparse.Namespace, clock: Clock, out: TextIO) -> int:
-    from bot.billing.queries import normalise_phone
     from bot.billing.services import post_charge
+    from bot.phone import normalise_phone
 
     amount_fen = parse_yuan(args.amount)
     if normalise_phone(args.phone) is None:
@@ -505,8 +507,8 @@ def _cmd_complete_closures(args: argparse.Namespace, clock: Clock, out: TextIO) 
 
 
 def _cmd_post_usage(args: argparse.Namespace, clock: Clock, out: TextIO) -> int:
-    from bot.billing.queries import normalise_phone
     from bot.billing.services import record_usage
+    from bot.phone import normalise_phone
 
     if normalise_phone(args.phone) is None:
         raise CommandError(f"号码格式不正确：{args.phone}（应为 11 位手机号码）")

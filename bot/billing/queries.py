@@ -7,7 +7,6 @@ can be formatted after the transaction ended. Money is integer fen; times are aw
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Optional
@@ -28,6 +27,7 @@ from bot.billing.models import (
 )
 from bot.clock import local_period
 from bot.money import mask_phone, yuan
+from bot.phone import normalise_phone
 
 #: How a subscriber's status reads in Chinese.
 STATUS_LABELS = {"active": "正常", "suspended": "停机", "closing": "销户处理中", "closed": "已销户"}
@@ -54,8 +54,6 @@ ALERT_LABELS = {"balance": "余额提醒", "spend": "消费提醒", "deduction":
 NOTIFY_CHANNEL_LABELS = {"sms": "短信", "wechat": "微信"}
 #: How a bill status reads in Chinese.
 BILL_STATUS_LABELS = {"open": "本月未出账", "paid": "已缴清", "unpaid": "未缴清"}
-
-_PHONE_RE = re.compile(r"^1\d{10}$")
 
 
 @dataclass(frozen=True)
@@ -298,20 +296,6 @@ def describe_alert(rule: AlertRuleView) -> str:
     if not rule.active:
         text += "（已关闭）"
     return text
-
-
-def normalise_phone(phone: str) -> Optional[str]:
-    """The 11-digit mobile number in ``phone``, or ``None`` if it is not one.
-
-    Spaces, dashes and a leading ``+86``/``86`` are ignored: ``'+86 138-0013-8000'`` gives
-    ``'13800138000'``.
-    """
-    digits = re.sub(r"[\s\-()]", "", str(phone))
-    if digits.startswith("+86"):
-        digits = digits[3:]
-    elif digits.startswith("86") and len(digits) == 13:
-        digits = digits[2:]
-    return digits if _PHONE_RE.match(digits) else None
 
 
 def find_subscriber_by_phone(session: Session, phone: str) -> Optional[Subscriber]:

@@ -46,9 +46,10 @@ from bot.billing.models import (
     Subscriber,
     Subscription,
 )
-from bot.billing.queries import CHARGE_KIND_LABELS, normalise_phone, period_spend_fen
+from bot.billing.queries import CHARGE_KIND_LABELS, period_spend_fen
 from bot.clock import local_period
 from bot.identity.sms import SmsGateway
+from bot.phone import normalise_phone
 
 #: Payment methods the store accepts (the ``payments.method`` check constraint).
 PAYMENT_METHODS = ("alipay", "wechat_pay", "hall", "bank_card", "refund")

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -57,6 +56,7 @@ from bot.identity.models import (
 )
 from bot.identity.sms import SmsGateway
 from bot.money import mask_phone
+from bot.phone import normalise_phone
 from bot.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -93,7 +93,6 @@ _REFUSAL_REASONS: dict[type, str] = {
     ClientRateLimited: "codes_per_client",
 }
 ACTOR = "system"
-_PHONE_RE = re.compile(r"^1\d{10}$")
 _LEVEL_RANK = {"basic": 1, "strong": 2}
 
 
@@ -148,19 +147,6 @@ class Verified:
     masked_phone: str
     level: str
     verified_at: datetime
-
-
-def normalise_phone(phone: str) -> Optional[str]:
-    """An 11-digit mainland mobile number from what a subscriber typed, or None.
-
-    Spaces, dashes and a ``+86``/``86`` prefix are dropped: ``'+86 138-0013-8000' -> '13800138000'``.
-    """
-    digits = re.sub(r"[\s\-()]", "", phone or "")
-    if digits.startswith("+86"):
-        digits = digits[3:]
-    elif digits.startswith("86") and len(digits) == 13:
-        digits = digits[2:]
-    return digits if _PHONE_RE.match(digits) else None
 
 
 def _code_context(challenge: VerificationChallenge) -> str:

@@ -13,6 +13,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Optional
 
+from bot.phone import MASKED_PHONE_IN_TEXT, PHONE_IN_TEXT
+
 
 @dataclass(frozen=True)
 class Found:
@@ -91,10 +93,9 @@ def find_percents(text: str) -> list[Found]:
 
 # --- numbers that identify -----------------------------------------------------------------------
 
-#: A mobile number in text, with or without +86 and separators (group 1: the number).
-PHONE = re.compile(r"(?<![\d])(?:\+?86[\s-]?)?(1[3-9]\d(?:[\s-]?\d){8})(?![\d])")
-#: A mobile number as helpdesks print it, digits 4-7 hidden (138****8000): not an entity, a shape.
-MASKED_PHONE = re.compile(r"(?<!\d)1[3-9]\d[\s-]?\*{4}[\s-]?\d{4}(?!\d)")
+#: A mobile number in text (group 1: the number), and one with digits 4-7 hidden: bot.phone's.
+PHONE = PHONE_IN_TEXT
+MASKED_PHONE = MASKED_PHONE_IN_TEXT
 _SIX = re.compile(r"(?<![\dA-Za-z])(\d{5}[\dXx])(?![\dA-Za-z%.])")
 _ID_CONTEXT = re.compile(r"身份证|证件|后六位|后6位|末六位|末6位|尾号")
 _CODE_CONTEXT = re.compile(r"验证码|校验码|动态码|短信码")

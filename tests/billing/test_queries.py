@@ -19,26 +19,9 @@ from bot.billing.queries import (
     get_balance,
     list_bills,
     list_outbox,
-    normalise_phone,
 )
 from bot.clock import FixedClock
 from bot.db import Store
-
-
-@pytest.mark.parametrize(
-    ("raw", "expected"),
-    [
-        ("13800138000", "13800138000"),
-        (" 138-0013-8000 ", "13800138000"),
-        ("+86 138 0013 8000", "13800138000"),
-        ("8613800138000", "13800138000"),
-        ("1380013800", None),
-        ("23800138000", None),
-        ("abc", None),
-    ],
-)
-def test_normalise_phone(raw: str, expected: str | None) -> None:
-    assert normalise_phone(raw) == expected
 
 
 def test_find_subscriber_by_phone(seeded: Store) -> None:
