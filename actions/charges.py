@@ -12,9 +12,10 @@ from actions.account import store_failed
 from actions.common import GatedRequestAction, offer_rating, resumable
 from bot.app import Services
 from bot.billing.catalogue import service_spec
-from bot.billing.charges import ExplainedCharge, NotSubscribed, explain_charges, open_dispute, unsubscribe
+from bot.billing.charges import ExplainedCharge, NotSubscribed, explain_charges, unsubscribe
 from bot.billing.periods import InvalidPeriod, describe_period, resolve_periods
 from bot.billing.queries import active_subscriptions
+from bot.billing.refunds import EXISTS, NOTHING, refund_flagged_charges
 from bot.clock import to_local
 from bot.db import StoreUnavailable
 from bot.identity.errors import SmsGatewayError
@@ -96,52 +97,21 @@ def answer_unknown_charges(
 def answer_refund(
     services: Services, dispatcher: CollectingDispatcher, tracker: Tracker, verified: Verified
 ) -> list[EventType]:
-    """Unsubscribes the flagged services and disputes the flagged charges, in one transaction."""
+    """Unsubscribes the flagged services and disputes the flagged charges (``bot.billing.refunds``)."""
     periods = _periods(services, dispatcher, tracker)
     if periods is None:
         return [SlotSet("period", None)]
     now = services.clock.now()
-    name = "、".join(describe_period(p, now) for p in periods)
-    sms = services.sms
     try:
         with services.store.transaction() as session:
-            report = explain_charges(session, verified.subscriber_id, periods, now)
-            named = tracker.get_slot("service")
-            if named:  # "彩铃的钱退给我": that service's charges only
-                report = report.for_service(named)
-            if not report.refundable_charge_ids:
-                existing = [c for c in report.flagged_charges if c.dispute_ticket_no]
-                if existing:
-                    ticket = existing[0].dispute_ticket_no
-                    amount = sum(c.amount_fen for c in existing if c.dispute_ticket_no == ticket)
-                    dispatcher.utter_message(
-                        response="utter_refund_exists", ticket_no=ticket, amount=yuan(amount)
-                    )
-                else:
-                    dispatcher.utter_message(response="utter_nothing_to_refund", period_name=name)
-                return [SlotSet("offer", None)]
-            stopped = []
-            for service in report.active_flagged_services:
-                result = unsubscribe(
-                    session,
-                    subscriber_id=verified.subscriber_id,
-                    service_code=service.service_code,
-                    at=now,
-                    conversation_id=tracker.sender_id,
-                    sms=sms,
-                )
-                stopped.append(result.service_name)
-            reason = "；".join(
-                f"{c.service_name} {flag.explanation}" for c in report.flagged_charges for flag in c.flags
-            )
-            dispute = open_dispute(
+            outcome = refund_flagged_charges(
                 session,
                 subscriber_id=verified.subscriber_id,
-                charge_ids=report.refundable_charge_ids,
-                reason=reason[:500],
+                periods=periods,
                 at=now,
                 conversation_id=tracker.sender_id,
-                sms=sms,
+                sms=services.sms,
+                service_code=tracker.get_slot("service"),  # "彩铃的钱退给我": that service only
             )
     except SmsGatewayError:
         logger.warning("SMS gateway failed: the refund request was rolled back")
@@ -149,17 +119,23 @@ def answer_refund(
         return []
     except StoreUnavailable:
         return store_failed(dispatcher, "opening a dispute")
-    unsubscribed = f"同时已为您退订{'、'.join(stopped)}，下个计费周期起不再收费。" if stopped else ""
-    if dispute.created:
+    if outcome.kind == NOTHING:
+        name = "、".join(describe_period(p, now) for p in periods)
+        dispatcher.utter_message(response="utter_nothing_to_refund", period_name=name)
+        return [SlotSet("offer", None)]
+    if outcome.kind == EXISTS:
+        dispatcher.utter_message(
+            response="utter_refund_exists", ticket_no=outcome.ticket_no, amount=yuan(outcome.amount_fen)
+        )
+        if not outcome.unsubscribed:
+            return [SlotSet("offer", None)]
+    else:
+        stopped = "、".join(outcome.unsubscribed)
         dispatcher.utter_message(
             response="utter_refund_opened",
-            ticket_no=dispute.ticket_no,
-            amount=yuan(dispute.amount_fen),
-            unsubscribed=unsubscribed,
-        )
-    else:
-        dispatcher.utter_message(
-            response="utter_refund_exists", ticket_no=dispute.ticket_no, amount=yuan(dispute.amount_fen)
+            ticket_no=outcome.ticket_no,
+            amount=yuan(outcome.amount_fen),
+            unsubscribed=f"同时已为您退订{stopped}，下个计费周期起不再收费。" if stopped else "",
         )
     return [
         SlotSet("offer", None),
