@@ -21,7 +21,7 @@ from bot.app import Services
 from bot.db import StoreUnavailable
 from bot.handoff import service
 from bot.handoff.errors import InvalidText
-from bot.handoff.summary import DEPENDENCY_FAILURES, FLAGGED_SHOWN, build_summary, flagged_lines
+from bot.handoff.summary import DEPENDENCY_FAILURES, FLAGGED_SHOWN, build_summary, flagged_charges_of
 
 logger = logging.getLogger(__name__)
 
@@ -114,17 +114,10 @@ def summarise(services: Services, tracker: Tracker, reason: str) -> tuple[dict[s
     verified = services.verification.current(tracker.sender_id, touch=False)
     flagged: list[str] = []
     if verified is not None and FLAGGED_SHOWN & {response for _, response in said}:
-        from bot.billing.charges import explain_charges
-        from bot.billing.periods import InvalidPeriod, resolve_periods
-
-        now = services.clock.now()
-        try:
-            periods = resolve_periods(tracker.get_slot("period"), now)
-        except InvalidPeriod:
-            periods = resolve_periods(None, now)
         with services.store.transaction() as session:
-            report = explain_charges(session, verified.subscriber_id, periods, now)
-            flagged = flagged_lines(report.flagged_charges)
+            flagged = flagged_charges_of(
+                session, verified.subscriber_id, tracker.get_slot("period"), services.clock.now()
+            )
     # the other requests of a message that started verification ("退订彩铃，钱退给我") were wanted too
     intents += list(tracker.get_slot("further_requests") or [])
     summary = build_summary(

@@ -10,7 +10,10 @@ plain Chinese, short enough to read in ten seconds.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from typing import Any, Optional
+
+from sqlalchemy.orm import Session
 
 from bot.billing.charges import ExplainedCharge
 from bot.clock import to_local
@@ -136,6 +139,27 @@ def flagged_lines(charges: Sequence[ExplainedCharge]) -> list[str]:
         why = "；".join(flag.explanation for flag in charge.flags)
         lines.append(f"{to_local(charge.charged_at):%m-%d} {name} {yuan(charge.amount_fen)}元（{why}）")
     return lines
+
+
+def flagged_charges_of(
+    session: Session, subscriber_id: int, period: Optional[str], now: datetime
+) -> list[str]:
+    """:func:`flagged_lines` for the period the conversation was about (this month by default).
+
+    Args:
+        session: a unit of work on the billing store.
+        subscriber_id: the verified subscriber.
+        period: the conversation's ``period`` slot, if any (``bot.billing.periods``).
+        now: the moment of the handoff (aware).
+    """
+    from bot.billing.charges import explain_charges
+    from bot.billing.periods import InvalidPeriod, resolve_periods
+
+    try:
+        periods = resolve_periods(period, now)
+    except InvalidPeriod:
+        periods = resolve_periods(None, now)
+    return flagged_lines(explain_charges(session, subscriber_id, periods, now).flagged_charges)
 
 
 def done_label(action: str, response: str) -> Optional[str]:
