@@ -10,9 +10,7 @@ from bot.clock import FixedClock
 from bot.db import Store
 from bot.identity.service import VerificationService
 from bot.identity.sms import OutboxSmsGateway
-from bot.settings import settings_from_env
-
-SETTINGS = settings_from_env({"BOT_ENV": "test", "BOT_PASSWORD_ITERATIONS": "1000"})
+from tests.support.settings import SETTINGS
 
 
 def services_on(store: Store, clock: FixedClock) -> Services:

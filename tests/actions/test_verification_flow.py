@@ -22,14 +22,15 @@ from bot.identity.errors import SmsGatewayError
 from bot.identity.models import VerificationChallenge
 from bot.identity.service import VerificationService
 from bot.identity.sms import OutboxSmsGateway
-from bot.settings import Settings, settings_from_env
+from bot.settings import Settings
+from tests.support.settings import SETTINGS
 
 CONVERSATION = "conv-actions"
 PHONE = "13800138000"
 
 
 def _settings() -> Settings:
-    return settings_from_env({"BOT_ENV": "test", "BOT_PASSWORD_ITERATIONS": "1000"})
+    return SETTINGS
 
 
 def _services(store: Store, clock: FixedClock, sms: Any = None) -> Services:

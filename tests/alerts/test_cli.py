@@ -15,8 +15,8 @@ from bot.billing.models import Charge, Subscriber
 from bot.cli import main
 from bot.clock import FixedClock
 from bot.db import Store
-
-from .conftest import CHEN, WANG, alert_messages
+from tests.support.alerts import alert_messages
+from tests.support.demo import CHEN, WANG
 
 
 @pytest.fixture

@@ -18,8 +18,8 @@ from bot.cli import main
 from bot.clock import SHANGHAI, FixedClock
 from bot.db import Store
 from bot.identity.sms import OutboxSmsGateway
+from tests.support.demo import LIU
 
-LIU = "13600136000"
 EFFECTIVE = datetime(2026, 11, 25, 0, 0, tzinfo=SHANGHAI).astimezone(timezone.utc)
 
 

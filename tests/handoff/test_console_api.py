@@ -41,8 +41,8 @@ from bot.handoff.models import Handoff
 from bot.settings import settings_from_env
 from tests.channels.sanic_server import serve
 from tests.channels.test_socketio import Client, FakeRasa, NoVerification
+from tests.support.settings import SETTINGS
 
-SETTINGS = settings_from_env({"BOT_ENV": "test", "BOT_PASSWORD_ITERATIONS": "1000"})
 PASSWORD = "agent-password-for-tests"
 SUMMARY = {
     "headline": "用户要求转人工；已验证 138****8000；诉求：查询余额",

@@ -29,6 +29,7 @@ from bot.identity.service import (
 )
 from bot.identity.sms import OutboxSmsGateway
 from bot.settings import Settings
+from tests.support.sms import FailingGateway
 
 SECRET_KEY = "test-secret-key-for-identity-tests-0123456789"
 PASSWORD = "135790"
@@ -38,13 +39,6 @@ OTHER_PHONE = "13900139000"
 CONV = "conv-1"
 
 _CODE_IN_BODY = re.compile(r"验证码为(\d{6})")
-
-
-class FailingSmsGateway:
-    """A gateway that is always down."""
-
-    def send(self, session, *, phone, body, kind, subscriber_id=None, at):  # type: ignore[no-untyped-def]
-        raise SmsGatewayError("SMS gateway unreachable (test)")
 
 
 def add_subscriber(store: Store, clock: FixedClock, phone: str = PHONE, status: str = "active") -> int:
@@ -467,7 +461,7 @@ def test_submit_without_challenge(world: World) -> None:
 
 def test_gateway_failure_leaves_nothing_behind(store: Store, clock: FixedClock) -> None:
     add_subscriber(store, clock)
-    svc = make_service(store, clock, sms=FailingSmsGateway())
+    svc = make_service(store, clock, sms=FailingGateway())
     svc_ok = make_service(store, clock)
     svc_ok.start_sms("earlier", PHONE)
     before = challenges(store)

@@ -18,10 +18,9 @@ from actions.wechat import ActionUnbindWechat
 from bot.app import Services
 from bot.billing.models import AlertRule, WeChatBinding
 from tests.actions.test_flows import verify
+from tests.support.demo import ZHANG
 
 from .conftest import OPENID
-
-ZHANG = "13800138000"
 
 
 def tracker(

@@ -13,7 +13,7 @@ from bot.clock import FixedClock
 from bot.db import Store
 from bot.identity.sms import OutboxSmsGateway
 from bot.wechat.bindings import bind, binding_of, is_bound, unbind_openid, unbind_subscriber
-from tests.alerts.conftest import LIU, ZHANG, subscriber_id
+from tests.support.demo import LIU, ZHANG, subscriber_id
 
 from .conftest import OPENID
 

@@ -17,7 +17,8 @@ from bot.cli import main
 from bot.clock import FixedClock
 from bot.db import Store
 from bot.wechat.bindings import bind
-from tests.alerts.conftest import WANG, ZHANG, alert_messages, subscriber_id
+from tests.support.alerts import alert_messages
+from tests.support.demo import WANG, ZHANG, subscriber_id
 from tests.wechat.fake_api import APP_ID, APP_SECRET, FakeWeChatApi
 
 from .conftest import OPENID, TEMPLATE_ID
