@@ -21,7 +21,7 @@ from bot.identity.models import VerificationChallenge
 from bot.identity.service import VerificationService
 from bot.identity.sms import OutboxSmsGateway
 from bot.settings import Settings, SettingsError, settings_from_env
-from tests.identity.test_service import SECRET_KEY, add_subscriber, count, received_code
+from tests.support.identity import SECRET_KEY, add_subscriber, count, received_code
 from tests.support.postgres import empty_postgres
 
 NUMBERS = ["13800138000", "13900139000", "13700137000", "13600136000", "13500135000"]

@@ -25,7 +25,8 @@ async def fake_wechat() -> AsyncIterator[FakeWeChatApi]:
 def services(store: Any, clock: Any) -> Any:
     """The assistant's services on the demo store (as the action tests build them)."""
     from bot.billing.seed import seed_demo
-    from tests.actions.conftest import SETTINGS, services_on
+    from tests.support.actions import services_on
+    from tests.support.settings import SETTINGS
 
     with store.transaction() as session:
         seed_demo(session, clock.now(), SETTINGS)

@@ -17,7 +17,7 @@ from actions.identity import ActionVerificationDone
 from actions.wechat import ActionUnbindWechat
 from bot.app import Services
 from bot.billing.models import AlertRule, WeChatBinding
-from tests.actions.test_flows import verify
+from tests.support.actions import verify
 from tests.support.demo import ZHANG
 
 from .conftest import OPENID
