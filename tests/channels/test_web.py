@@ -17,7 +17,7 @@ from bot.billing.seed import DEMO_PHONES, seed_demo
 from bot.channels.web import WebChatInput, _read_outbox
 from bot.db import Store
 from bot.identity.sms import OutboxSmsGateway
-from tests.channels.sanic_server import serve
+from tests.support.sanic_server import serve
 from tests.support.settings import SETTINGS
 
 

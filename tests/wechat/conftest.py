@@ -1,4 +1,5 @@
-"""The fake WeChat API on loopback (tests/wechat/fake_api.py), and the demo store with alerts set to 微信."""
+"""The fake WeChat API on loopback (tests/support/fake_wechat.py), and the demo store with alerts
+set to 微信."""
 
 from __future__ import annotations
 
@@ -7,10 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.wechat.fake_api import FakeWeChatApi
-
-TEMPLATE_ID = "TPL-alerts-1"
-OPENID = "oTestOpenId0123456789abcdefgh"
+from tests.support.fake_wechat import FakeWeChatApi
 
 
 @pytest.fixture

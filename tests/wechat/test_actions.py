@@ -19,8 +19,7 @@ from bot.app import Services
 from bot.billing.models import AlertRule, WeChatBinding
 from tests.support.actions import verify
 from tests.support.demo import ZHANG
-
-from .conftest import OPENID
+from tests.support.wechat import OPENID
 
 
 def tracker(

@@ -14,8 +14,7 @@ from bot.db import Store
 from bot.identity.sms import OutboxSmsGateway
 from bot.wechat.bindings import bind, binding_of, is_bound, unbind_openid, unbind_subscriber
 from tests.support.demo import LIU, ZHANG, subscriber_id
-
-from .conftest import OPENID
+from tests.support.wechat import OPENID
 
 OTHER = "oOtherFollower000000000000000"
 

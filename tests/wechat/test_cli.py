@@ -19,9 +19,8 @@ from bot.db import Store
 from bot.wechat.bindings import bind
 from tests.support.alerts import alert_messages
 from tests.support.demo import WANG, ZHANG, subscriber_id
-from tests.wechat.fake_api import APP_ID, APP_SECRET, FakeWeChatApi
-
-from .conftest import OPENID, TEMPLATE_ID
+from tests.support.fake_wechat import APP_ID, APP_SECRET, FakeWeChatApi
+from tests.support.wechat import OPENID, TEMPLATE_ID
 
 
 async def test_deliver_wechat_once_sends_bound_alerts_and_falls_back_for_the_others(

@@ -21,10 +21,9 @@ from bot.wechat.bindings import bind
 from bot.wechat.delivery import WeChatAlertSender, sender_from_settings
 from tests.support.alerts import alert_messages
 from tests.support.demo import ZHANG, subscriber_id
+from tests.support.fake_wechat import APP_ID, APP_SECRET, FakeWeChatApi
 from tests.support.sms import FailingGateway, RecordingGateway
-from tests.wechat.fake_api import APP_ID, APP_SECRET, FakeWeChatApi
-
-from .conftest import OPENID, TEMPLATE_ID
+from tests.support.wechat import OPENID, TEMPLATE_ID
 
 
 @pytest.fixture
