@@ -23,11 +23,9 @@ os.environ.setdefault("BOT_PASSWORD_ITERATIONS", "1000")
 from bot.billing.seed import seed_demo  # noqa: E402
 from bot.clock import FixedClock  # noqa: E402
 from bot.db import Store  # noqa: E402
-from bot.identity.errors import SmsGatewayError  # noqa: E402
-from bot.identity.sms import OutboxSmsGateway  # noqa: E402
 from bot.migrate import upgrade  # noqa: E402
-from bot.schema import metadata  # noqa: E402
-from bot.settings import settings_from_env  # noqa: E402
+from tests.support.postgres import empty_postgres  # noqa: E402
+from tests.support.settings import SETTINGS  # noqa: E402
 
 PG_ADMIN_URL = os.environ.get("BOT_TEST_PG_ADMIN_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test")
 
@@ -79,12 +77,6 @@ def postgres_url() -> Iterator[str]:
         conn.close()
 
 
-def _empty_postgres(store: Store) -> None:
-    names = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
-    with store.transaction() as session:
-        session.connection().exec_driver_sql(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
-
-
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def store(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) -> Iterator[Store]:
     """An empty, migrated billing store, once on SQLite and once on PostgreSQL."""
@@ -94,7 +86,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path)
         s = Store.from_url(f"sqlite:///{path}")
     else:
         s = Store.from_url(request.getfixturevalue("postgres_url"))
-        _empty_postgres(s)
+        empty_postgres(s)
     try:
         yield s
     finally:
@@ -119,27 +111,9 @@ def clock() -> FixedClock:
     return FixedClock(datetime(2026, 11, 22, 2, 0, tzinfo=timezone.utc))
 
 
-TEST_SETTINGS = {"BOT_ENV": "test", "BOT_PASSWORD_ITERATIONS": "1000"}
-
-
 @pytest.fixture
 def seeded(store: Store, clock: FixedClock) -> Iterator[Store]:
     """The ``store`` (SQLite and PostgreSQL) with the demo accounts, seeded at ``clock.now()``."""
     with store.transaction() as session:
-        seed_demo(session, clock.now(), settings_from_env(TEST_SETTINGS))
+        seed_demo(session, clock.now(), SETTINGS)
     yield store
-
-
-class FailingGateway:
-    """An SMS gateway that delivers the first ``succeed`` messages to the outbox, then fails."""
-
-    def __init__(self, succeed: int = 0) -> None:
-        self.succeed = succeed
-        self.calls = 0
-        self._outbox = OutboxSmsGateway()
-
-    def send(self, session, *, phone, body, kind, subscriber_id=None, at):  # type: ignore[no-untyped-def]
-        self.calls += 1
-        if self.calls > self.succeed:
-            raise SmsGatewayError("SMS gateway unreachable (test)")
-        self._outbox.send(session, phone=phone, body=body, kind=kind, subscriber_id=subscriber_id, at=at)

@@ -8,23 +8,8 @@ from bot.app import Services
 from bot.billing.seed import seed_demo
 from bot.clock import FixedClock
 from bot.db import Store
-from bot.identity.service import VerificationService
-from bot.identity.sms import OutboxSmsGateway
-from bot.settings import settings_from_env
-
-SETTINGS = settings_from_env({"BOT_ENV": "test", "BOT_PASSWORD_ITERATIONS": "1000"})
-
-
-def services_on(store: Store, clock: FixedClock) -> Services:
-    """The assistant's services on ``store``, with the development SMS outbox."""
-    sms = OutboxSmsGateway()
-    return Services(
-        settings=SETTINGS,
-        clock=clock,
-        store=store,
-        verification=VerificationService(store, sms, clock, SETTINGS),
-        sms=sms,
-    )
+from tests.support.actions import services_on
+from tests.support.settings import SETTINGS
 
 
 @pytest.fixture

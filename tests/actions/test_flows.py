@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Optional
 
 import pytest
-from rasa_sdk import Tracker
 from rasa_sdk.events import SlotSet
-from rasa_sdk.executor import CollectingDispatcher
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from actions.alerts import ActionCancelAlert, ActionChangeAlert, ActionListAlerts, ActionSaveAlert
 from actions.charges import ActionExplainCharges, ActionRequestRefund, ActionUnsubscribe
@@ -26,48 +23,7 @@ from bot.billing.models import (
     SatisfactionRating,
     Subscription,
 )
-from tests.actions.test_verification_flow import code_sent_to
-
-
-def verify(services: Services, conversation: str, phone: str, *, strong: bool = False) -> None:
-    """What a subscriber does: gets the code by SMS and types it (the guard submits it)."""
-    services.verification.start_sms(conversation, phone)
-    code = code_sent_to(services.store, phone)
-    assert services.verification.submit_secret(conversation, code).result == "ok"
-    if strong:
-        services.verification.request_second_factor(conversation)
-        assert services.verification.submit_secret(conversation, "135790").result == "ok"
-
-
-def tracker(
-    conversation: str,
-    *,
-    intent: str = "inform",
-    text: str = "",
-    entities: Optional[list[dict[str, Any]]] = None,
-    slots: Optional[dict[str, Any]] = None,
-    response_selector: Optional[dict[str, Any]] = None,
-    events: Optional[list[dict[str, Any]]] = None,
-) -> Tracker:
-    latest = {"text": text, "intent": {"name": intent, "confidence": 1.0}, "entities": entities or []}
-    if response_selector:
-        latest["response_selector"] = response_selector
-    return Tracker(conversation, dict(slots or {}), latest, events or [], False, None, {}, "action_listen")
-
-
-async def run(action: Any, t: Tracker) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    dispatcher = CollectingDispatcher()
-    events = await action.run(dispatcher, t, {})
-    return events, dispatcher.messages
-
-
-def said(messages: list[dict[str, Any]]) -> list[str]:
-    return [m.get("response") or m.get("text") for m in messages]
-
-
-def count(services: Services, model: Any, *where: Any) -> int:
-    with services.store.transaction() as session:
-        return session.scalar(select(func.count()).select_from(model).where(*where))
+from tests.support.actions import count, run, said, tracker, verify
 
 
 async def test_unknown_charge_flags_the_marketing_ringtone_and_refund_is_idempotent(

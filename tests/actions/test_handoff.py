@@ -18,9 +18,8 @@ from bot.clock import FixedClock
 from bot.db import Store
 from bot.handoff.models import Handoff
 from bot.handoff.summary import build_summary
-from tests.actions.conftest import SETTINGS, services_on
-from tests.actions.test_flows import run, said, tracker, verify
-from tests.actions.test_verification_flow import code_sent_to
+from tests.support.actions import code_sent_to, run, said, services_on, tracker, verify
+from tests.support.settings import SETTINGS
 
 RESET = [*(SlotSet(slot, None) for slot in TASK_SLOTS), SlotSet("handoff_reason", "none")]
 PAUSED = [*RESET, SlotSet("leave_message", False), ConversationPaused(), ActionExecuted("action_listen")]

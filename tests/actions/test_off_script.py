@@ -18,8 +18,7 @@ from actions.identity import ActionAskOtpStatus, ActionVerificationDone, Validat
 from bot.app import Services
 from bot.billing.models import Dispute, Notification, Subscription
 from bot.settings import PROJECT_ROOT
-from tests.actions.test_flows import count, run, said, tracker, verify
-from tests.actions.test_verification_flow import code_sent_to
+from tests.support.actions import code_sent_to, count, run, said, tracker, verify
 
 RINGTONE = [{"entity": "service", "value": "video_ringtone"}]
 

@@ -17,7 +17,7 @@ from actions.conversation import ActionFallback, ActionOutOfScope
 from bot.app import Services
 from bot.nlu.clarify import button_payload, clarification_options
 from bot.nlu.cues import sounds_upset, telecom_topic
-from tests.actions.test_flows import said, tracker, verify
+from tests.support.actions import said, tracker, verify
 
 DOMAIN = yaml.safe_load((Path(__file__).resolve().parents[2] / "domain.yml").read_text(encoding="utf-8"))
 

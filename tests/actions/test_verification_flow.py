@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any, Optional
 
 import pytest
@@ -14,7 +13,6 @@ from sqlalchemy import func, select
 from actions.account import ActionQueryBalance
 from actions.identity import ActionCancelTask, ActionVerificationDone, ValidateVerificationForm
 from bot.app import Services
-from bot.billing.models import Notification
 from bot.billing.seed import seed_demo
 from bot.clock import FixedClock
 from bot.db import Store
@@ -22,14 +20,16 @@ from bot.identity.errors import SmsGatewayError
 from bot.identity.models import VerificationChallenge
 from bot.identity.service import VerificationService
 from bot.identity.sms import OutboxSmsGateway
-from bot.settings import Settings, settings_from_env
+from bot.settings import Settings
+from tests.support.actions import code_sent_to
+from tests.support.settings import SETTINGS
 
 CONVERSATION = "conv-actions"
 PHONE = "13800138000"
 
 
 def _settings() -> Settings:
-    return settings_from_env({"BOT_ENV": "test", "BOT_PASSWORD_ITERATIONS": "1000"})
+    return SETTINGS
 
 
 def _services(store: Store, clock: FixedClock, sms: Any = None) -> Services:
@@ -72,17 +72,6 @@ def tracker(
 
 def responses(dispatcher: CollectingDispatcher) -> list[str]:
     return [m.get("response") for m in dispatcher.messages]
-
-
-def code_sent_to(store: Store, phone: str) -> str:
-    with store.transaction() as session:
-        body = session.scalars(
-            select(Notification.body)
-            .where(Notification.phone == phone)
-            .order_by(Notification.id.desc())
-            .limit(1)
-        ).one()
-    return re.search(r"\d{6}", body).group(0)  # type: ignore[union-attr]
 
 
 async def test_balance_needs_verification_then_resumes(services: Services) -> None:

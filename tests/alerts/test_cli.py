@@ -15,8 +15,9 @@ from bot.billing.models import Charge, Subscriber
 from bot.cli import main
 from bot.clock import FixedClock
 from bot.db import Store
-
-from .conftest import CHEN, WANG, alert_messages
+from tests.support.alerts import alert_messages
+from tests.support.demo import CHEN, WANG
+from tests.support.settings import TEST_ENV
 
 
 @pytest.fixture
@@ -27,8 +28,8 @@ def demo(
     path = tmp_path / "billing.db"
     shutil.copy(sqlite_template, path)
     monkeypatch.setenv("BOT_DATABASE_URL", f"sqlite:///{path}")
-    monkeypatch.setenv("BOT_ENV", "test")
-    monkeypatch.setenv("BOT_PASSWORD_ITERATIONS", "1000")
+    for name, value in TEST_ENV.items():
+        monkeypatch.setenv(name, value)
     monkeypatch.delenv("BOT_SMS_GATEWAY", raising=False)
     bot_settings.get_settings.cache_clear()
     assert main(["seed-demo"], clock=clock) == 0

@@ -16,18 +16,9 @@ from bot.billing.services import post_charge, record_payment, record_usage
 from bot.clock import SHANGHAI, FixedClock, local_period
 from bot.db import Store
 from bot.identity.errors import SmsGatewayError
-
-from .conftest import (
-    CHEN,
-    LIU,
-    WANG,
-    ZHANG,
-    FailingGateway,
-    RecordingGateway,
-    alert_messages,
-    snapshot,
-    subscriber_id,
-)
+from tests.support.alerts import alert_messages, snapshot
+from tests.support.demo import CHEN, LIU, WANG, ZHANG, subscriber_id
+from tests.support.sms import FailingGateway, RecordingGateway
 
 
 def _charge(store: Store, phone: str, amount_fen: int, at: datetime, sms: object, **kwargs: object):  # type: ignore[no-untyped-def]

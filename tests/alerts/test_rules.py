@@ -21,8 +21,8 @@ from bot.billing.models import AlertRule, AuditLog, Subscriber
 from bot.billing.queries import describe_alert
 from bot.clock import FixedClock
 from bot.db import Store
-
-from .conftest import LIU, WANG, snapshot, subscriber_id
+from tests.support.alerts import snapshot
+from tests.support.demo import LIU, WANG, subscriber_id
 
 CONV = "conv-alerts-1"
 

@@ -15,6 +15,7 @@ from bot.billing.models import AuditLog, Notification, Subscriber
 from bot.cli import main, parse_yuan
 from bot.clock import FixedClock
 from bot.db import Store
+from tests.support.settings import TEST_ENV
 
 
 @pytest.fixture
@@ -22,8 +23,8 @@ def db_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A SQLite path (not created yet) that the settings point to."""
     path = tmp_path / "var" / "billing.db"
     monkeypatch.setenv("BOT_DATABASE_URL", f"sqlite:///{path}")
-    monkeypatch.setenv("BOT_ENV", "test")
-    monkeypatch.setenv("BOT_PASSWORD_ITERATIONS", "1000")
+    for name, value in TEST_ENV.items():
+        monkeypatch.setenv(name, value)
     bot_settings.get_settings.cache_clear()
     yield path
     bot_settings.get_settings.cache_clear()

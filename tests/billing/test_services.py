@@ -31,9 +31,7 @@ from bot.billing.services import (
 from bot.clock import FixedClock
 from bot.db import Store
 from bot.schema import metadata
-
-ZHANG = "13800138000"
-LI = "13900139000"
+from tests.support.demo import LI, ZHANG
 
 
 def _snapshot(store: Store) -> dict[str, Any]:

@@ -14,8 +14,8 @@ from typing import Optional
 
 from playwright.sync_api import Page, WebSocketRoute, expect
 
-from tests.browser.conftest import Chat, user_texts
-from tests.e2e.conftest import Servers
+from tests.support.browser import Chat, user_texts
+from tests.support.servers import Servers
 
 
 class LossyLine:

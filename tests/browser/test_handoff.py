@@ -15,8 +15,8 @@ from playwright.sync_api import Browser, Page, expect
 from bot.billing.seed import DEMO_AGENT_NAME, DEMO_AGENT_USERNAME
 from bot.handoff import service
 from bot.settings import DEV_AGENT_PASSWORD
-from tests.browser.conftest import ARTIFACTS, Chat, tracker_events
-from tests.e2e.conftest import Servers
+from tests.support.browser import ARTIFACTS, Chat, tracker_events
+from tests.support.servers import Servers
 
 #: Shorter than the console's own refresh (5 s): what arrives sooner came by push.
 LIVE_MS = 4_000

@@ -15,8 +15,8 @@ from sqlalchemy import select
 from bot.billing.models import Subscriber
 from bot.channels.guard import MASK
 from bot.money import yuan
-from tests.browser.conftest import Chat, user_texts
-from tests.e2e.conftest import Servers
+from tests.support.browser import Chat, user_texts
+from tests.support.servers import Servers
 
 
 def test_verify_with_the_demo_phone_pick_a_quick_reply_and_find_it_all_after_a_reload(

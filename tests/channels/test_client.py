@@ -19,7 +19,7 @@ from bot.channels.rest import AuthenticatedRestInput
 from bot.channels.socketio import GuardedSocketIOInput, SessionSigner
 from bot.identity.clients import CLIENT_KEY
 from bot.settings import SettingsError, settings_from_env
-from tests.channels.sanic_server import serve
+from tests.support.sanic_server import serve
 
 LOOPBACK = (ip_network("127.0.0.1/32"), ip_network("::1/128"))
 NGINX_NET = (ip_network("10.0.0.0/24"),)

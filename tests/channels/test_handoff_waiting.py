@@ -22,9 +22,8 @@ from bot.handoff import service
 from bot.handoff.service import Wait
 from bot.rasa_patches import PAUSED_CONVERSATIONS
 from bot.replies import WAITING_TEXT
-from bot.settings import settings_from_env
+from tests.support.settings import SETTINGS
 
-SETTINGS = settings_from_env({"BOT_ENV": "test", "BOT_PASSWORD_ITERATIONS": "1000"})
 HANDED_OFF: list[Event] = [
     ActionExecuted("action_listen"),
     UserUttered("转人工"),

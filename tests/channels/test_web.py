@@ -17,8 +17,8 @@ from bot.billing.seed import DEMO_PHONES, seed_demo
 from bot.channels.web import WebChatInput, _read_outbox
 from bot.db import Store
 from bot.identity.sms import OutboxSmsGateway
-from bot.settings import settings_from_env
-from tests.channels.sanic_server import serve
+from tests.support.sanic_server import serve
+from tests.support.settings import SETTINGS
 
 
 @pytest.fixture
@@ -97,7 +97,7 @@ def test_the_outbox_reader_shows_the_latest_sms_to_a_demo_number_only(
 ) -> None:
     now = datetime(2026, 11, 22, 2, 0, tzinfo=timezone.utc)
     with sqlite_store.transaction() as session:
-        seed_demo(session, now, settings_from_env({"BOT_ENV": "test", "BOT_PASSWORD_ITERATIONS": "1000"}))
+        seed_demo(session, now, SETTINGS)
         gateway = OutboxSmsGateway()
         for code in ("111111", "222222"):
             gateway.send(

@@ -31,10 +31,9 @@ from bot.channels.wechat import TEXT_ONLY, WeChatConfig, WeChatInput, parse_xml
 from bot.channels.wechat_crypto import MessageCrypto
 from bot.settings import PROJECT_ROOT
 from bot.wechat.api import WeChatApi
-from tests.wechat.fake_api import APP_ID, APP_SECRET, FakeWeChatApi
+from tests.support.fake_wechat import APP_ID, APP_SECRET, FakeWeChatApi
+from tests.support.wechat import AES_KEY, TOKEN, make_config
 
-TOKEN = "testtoken42"
-AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 ACCOUNT = "gh_0123456789ab"
 OPENID = "oAbCdEfGhIjKlMnOpQrStUvWxYz0"
 
@@ -215,18 +214,6 @@ class Harness:
 def envelope(encrypted: str) -> str:
     return (
         f"<xml><ToUserName><![CDATA[{ACCOUNT}]]></ToUserName><Encrypt><![CDATA[{encrypted}]]></Encrypt></xml>"
-    )
-
-
-def make_config(mode: str, base_url: str, deadline: float = 2.0) -> WeChatConfig:
-    return WeChatConfig(
-        token=TOKEN,
-        app_id=APP_ID,
-        app_secret=APP_SECRET,
-        encoding_aes_key=AES_KEY if mode == "safe" else "",
-        mode=mode,
-        api_base_url=base_url,
-        reply_deadline=deadline,
     )
 
 

@@ -4,30 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from bot.billing.queries import find_subscriber_by_phone
 from bot.db import Store
 from bot.identity.sms import OutboxSmsGateway
-from bot.settings import Settings, settings_from_env
-from tests.conftest import FailingGateway  # noqa: F401 - used by the tests of this folder
-
-ZHANG = "13800138000"
-LI = "13900139000"
-LIU = "13600136000"
-CHEN = "13500135000"
-
-
-def subscriber_id(store: Store, phone: str) -> int:
-    """The id of the subscriber with this number."""
-    with store.transaction() as session:
-        found = find_subscriber_by_phone(session, phone)
-        assert found is not None
-        return found.id
+from bot.settings import Settings
+from tests.support.settings import SETTINGS
 
 
 @pytest.fixture
 def settings() -> Settings:
     """Test settings with cheap hashing."""
-    return settings_from_env({"BOT_ENV": "test", "BOT_PASSWORD_ITERATIONS": "1000"})
+    return SETTINGS
 
 
 @pytest.fixture

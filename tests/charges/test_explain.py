@@ -14,7 +14,7 @@ from bot.billing.periods import InvalidPeriod, resolve_periods
 from bot.billing.services import post_charge
 from bot.clock import FixedClock, to_local
 from bot.db import Store
-from tests.charges.conftest import CHEN, LI, LIU, ZHANG, subscriber_id
+from tests.support.demo import CHEN, LI, LIU, ZHANG, subscriber_id
 
 
 def _report(store: Store, phone: str, value: str | None, clock: FixedClock) -> ChargeReport:

@@ -25,7 +25,8 @@ from bot.db import Store
 from bot.identity.errors import SmsGatewayError
 from bot.identity.sms import OutboxSmsGateway
 from bot.schema import metadata
-from tests.charges.conftest import CHEN, LIU, ZHANG, FailingGateway, subscriber_id
+from tests.support.demo import CHEN, LIU, ZHANG, subscriber_id
+from tests.support.sms import FailingGateway
 
 CONV = "conv-charges-1"
 

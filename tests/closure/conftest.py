@@ -5,9 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.identity.sms import OutboxSmsGateway
-from tests.conftest import FailingGateway as FailingSmsGateway  # noqa: F401 - used by the tests
-
-TEST_SETTINGS = {"BOT_ENV": "test", "BOT_PASSWORD_ITERATIONS": "1000"}
+from tests.support.sms import FailingGateway
 
 
 @pytest.fixture
@@ -17,6 +15,6 @@ def sms() -> OutboxSmsGateway:
 
 
 @pytest.fixture
-def failing_sms() -> FailingSmsGateway:
+def failing_sms() -> FailingGateway:
     """A gateway that raises ``SmsGatewayError`` on every message."""
-    return FailingSmsGateway()
+    return FailingGateway()

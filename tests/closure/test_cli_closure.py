@@ -18,8 +18,9 @@ from bot.cli import main
 from bot.clock import SHANGHAI, FixedClock
 from bot.db import Store
 from bot.identity.sms import OutboxSmsGateway
+from tests.support.demo import LIU
+from tests.support.settings import TEST_ENV
 
-LIU = "13600136000"
 EFFECTIVE = datetime(2026, 11, 25, 0, 0, tzinfo=SHANGHAI).astimezone(timezone.utc)
 
 
@@ -32,8 +33,8 @@ def demo_db(
     path.parent.mkdir(parents=True)
     shutil.copy(sqlite_template, path)
     monkeypatch.setenv("BOT_DATABASE_URL", f"sqlite:///{path}")
-    monkeypatch.setenv("BOT_ENV", "test")
-    monkeypatch.setenv("BOT_PASSWORD_ITERATIONS", "1000")
+    for name, value in TEST_ENV.items():
+        monkeypatch.setenv(name, value)
     monkeypatch.setenv("BOT_SMS_GATEWAY", "outbox")
     bot_settings.get_settings.cache_clear()
     assert main(["seed-demo"], clock=clock) == 0

@@ -46,13 +46,8 @@ from bot.db import Store
 from bot.identity.errors import SmsGatewayError
 from bot.identity.sms import OutboxSmsGateway, SmsGateway
 from bot.schema import metadata
-from tests.closure.conftest import FailingSmsGateway
-
-ZHANG = "13800138000"
-LI = "13900139000"
-WANG = "13700137000"
-LIU = "13600136000"
-CHEN = "13500135000"
+from tests.support.demo import CHEN, LI, LIU, WANG, ZHANG
+from tests.support.sms import FailingGateway
 
 #: 2026-11-22 10:00 local + three days → 2026-11-25 00:00 Asia/Shanghai.
 EFFECTIVE = datetime(2026, 11, 25, 0, 0, tzinfo=SHANGHAI).astimezone(timezone.utc)
@@ -593,7 +588,7 @@ def test_completion_is_held_when_the_balance_no_longer_covers_the_fee(
 
 
 def test_failing_sms_rolls_the_request_back(
-    seeded: Store, clock: FixedClock, failing_sms: FailingSmsGateway
+    seeded: Store, clock: FixedClock, failing_sms: FailingGateway
 ) -> None:
     before = _snapshot(seeded)
     with pytest.raises(SmsGatewayError):
@@ -608,7 +603,7 @@ def test_failing_sms_rolls_the_request_back(
 
 
 def test_failing_sms_rolls_cancel_and_completion_back(
-    seeded: Store, clock: FixedClock, sms: OutboxSmsGateway, failing_sms: FailingSmsGateway
+    seeded: Store, clock: FixedClock, sms: OutboxSmsGateway, failing_sms: FailingGateway
 ) -> None:
     _request(seeded, ZHANG, clock, sms)
     before = _snapshot(seeded)

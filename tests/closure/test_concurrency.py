@@ -16,20 +16,18 @@ from bot.billing.seed import seed_demo
 from bot.clock import FixedClock
 from bot.db import Store
 from bot.identity.sms import OutboxSmsGateway
-from bot.settings import settings_from_env
-from tests.closure.conftest import TEST_SETTINGS
-from tests.conftest import _empty_postgres
-
-LIU = "13600136000"
+from tests.support.demo import LIU
+from tests.support.postgres import empty_postgres
+from tests.support.settings import SETTINGS
 
 
 @pytest.mark.postgres
 def test_concurrent_requests_make_one(postgres_url: str, clock: FixedClock) -> None:
     store = Store.from_url(postgres_url)
     try:
-        _empty_postgres(store)
+        empty_postgres(store)
         with store.transaction() as session:
-            seed_demo(session, clock.now(), settings_from_env(TEST_SETTINGS))
+            seed_demo(session, clock.now(), SETTINGS)
             liu = find_subscriber_by_phone(session, LIU)
             assert liu is not None
             sid = liu.id

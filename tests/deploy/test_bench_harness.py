@@ -19,8 +19,8 @@ from bot.billing.models import Charge, Subscriber, Subscription
 from bot.billing.seed import DEMO_PASSWORD, seed_demo
 from bot.db import Store
 from bot.identity.hashing import verify_secret
-from bot.settings import settings_from_env
-from tests.conftest import TEST_SETTINGS, _empty_postgres
+from tests.support.postgres import empty_postgres
+from tests.support.settings import SETTINGS
 
 pytestmark = pytest.mark.postgres
 
@@ -28,11 +28,9 @@ pytestmark = pytest.mark.postgres
 @pytest.fixture
 def seeded_postgres(postgres_url: str) -> Iterator[str]:
     store = Store.from_url(postgres_url)
-    _empty_postgres(store)
+    empty_postgres(store)
     with store.transaction() as session:
-        seed_demo(
-            session, datetime(2026, 11, 22, 2, 0, tzinfo=timezone.utc), settings_from_env(TEST_SETTINGS)
-        )
+        seed_demo(session, datetime(2026, 11, 22, 2, 0, tzinfo=timezone.utc), SETTINGS)
     store.dispose()
     yield postgres_url
 
@@ -42,7 +40,7 @@ def test_cloned_accounts_are_the_demo_accounts_under_new_numbers(seeded_postgres
     assert set(numbers) == set(PROFILES)
     phones = [p for group in numbers.values() for p in group]
     assert len(set(phones)) == 8 and all(p.startswith("199") and len(p) == 11 for p in phones)
-    settings = settings_from_env(TEST_SETTINGS)
+    settings = SETTINGS
     store = Store.from_url(seeded_postgres)
     with store.transaction() as session:
         for script, source_phone in PROFILES.items():

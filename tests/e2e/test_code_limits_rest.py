@@ -20,10 +20,11 @@ from sqlalchemy import select
 from bot.billing.models import AuditLog, Notification, Subscriber
 from bot.clock import SystemClock
 from bot.identity.models import VerificationChallenge
-from tests.e2e.conftest import CODES_PER_CLIENT_HOUR, REST_TOKEN, Servers
+from tests.support.demo import LI, WANG
+from tests.support.servers import CODES_PER_CLIENT_HOUR, REST_TOKEN, Servers
 
-LI_NA = "13900139000"  # two codes in the other e2e tests; one more here
-WANG_QIANG = "13700137000"  # only refused here
+LI_NA = LI  # two codes in the other e2e tests; one more here
+WANG_QIANG = WANG  # only refused here
 
 
 def _say(

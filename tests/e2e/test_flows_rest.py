@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from bot.billing.models import ClosureRequest, Dispute, Notification
 from bot.billing.services import post_charge, record_payment
-from tests.e2e.conftest import Servers
+from tests.support.servers import Servers
 
 
 def _new() -> str:

@@ -18,8 +18,7 @@ from bot.channels.wechat import parse_xml
 from bot.clock import SystemClock
 from bot.handoff import service
 from bot.handoff.models import Agent, Handoff
-from tests.e2e.conftest import Servers
-from tests.e2e.test_wechat_conversation import post_text
+from tests.support.servers import Servers, post_text
 
 WAITING = re.compile(r"您仍在人工客服队列中，当前排在第 \d+ 位，预计还需等待约 \d+ 分钟")
 

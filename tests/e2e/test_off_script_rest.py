@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from bot.billing.models import Dispute
 from bot.handoff.models import Handoff
-from tests.e2e.conftest import Servers
+from tests.support.servers import Servers
 
 
 def _new() -> str:

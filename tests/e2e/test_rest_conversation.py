@@ -9,7 +9,7 @@ import requests
 from sqlalchemy import select
 
 from bot.identity.models import VerificationChallenge
-from tests.e2e.conftest import ACTION_TOKEN, REST_TOKEN, Servers
+from tests.support.servers import ACTION_TOKEN, REST_TOKEN, Servers
 
 
 def _conversation() -> str:

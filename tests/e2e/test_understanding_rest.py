@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 from bot.nlu.clarify import clarification_options
-from tests.e2e.conftest import Servers
+from tests.support.servers import Servers
 
 ANGRY_CHARGE = (
     "你们真是无耻，我就买了一次游戏加速包，同一天扣了我两次钱，偷偷多扣，"

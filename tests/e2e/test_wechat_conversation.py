@@ -1,16 +1,14 @@
 """A WeChat conversation against the real servers: plaintext mode, passive replies, codes guarded.
 
-The servers' environment (conftest) enables the WeChat channel in plaintext mode with test values;
-its customer-service API points at a closed loopback port, so every answer asserted here is the
-passive reply, given within WeChat's deadline.
+The servers' environment (tests/support/servers.py) enables the WeChat channel in plaintext mode
+with test values; its customer-service API points at a closed loopback port, so every answer
+asserted here is the passive reply, given within WeChat's deadline.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
-import time
 import uuid
 from datetime import datetime, timezone
 
@@ -25,36 +23,10 @@ from bot.clock import SystemClock
 from bot.identity.sms import OutboxSmsGateway
 from bot.wechat.api import WeChatApi
 from bot.wechat.delivery import WeChatAlertSender
-from tests.e2e.conftest import Servers
-from tests.wechat.conftest import TEMPLATE_ID
-from tests.wechat.fake_api import APP_ID, APP_SECRET, FakeWeChatApi
-
-WECHAT_TOKEN = "e2ewechattoken"  # as in the servers' environment (conftest)
-ACCOUNT = "gh_e2e000000000"
-
-
-def _query() -> dict[str, str]:
-    timestamp, nonce = str(int(time.time())), uuid.uuid4().hex[:10]
-    signature = hashlib.sha1("".join(sorted([WECHAT_TOKEN, timestamp, nonce])).encode()).hexdigest()
-    return {"timestamp": timestamp, "nonce": nonce, "signature": signature}
-
-
-def post_text(servers: Servers, openid: str, text: str) -> requests.Response:
-    """Posts a WeChat text message from ``openid`` to the channel, signed as WeChat signs it."""
-    xml = (
-        f"<xml><ToUserName><![CDATA[{ACCOUNT}]]></ToUserName><FromUserName><![CDATA[{openid}]]></FromUserName>"
-        f"<CreateTime>{int(time.time())}</CreateTime><MsgType><![CDATA[text]]></MsgType>"
-        f"<Content><![CDATA[{text}]]></Content><MsgId>{uuid.uuid4().int % 10**19}</MsgId></xml>"
-    )
-    reply = requests.post(
-        f"{servers.rasa_url}/webhooks/wechat/webhook",
-        params=_query(),
-        data=xml.encode(),
-        headers={"Content-Type": "text/xml"},
-        timeout=30,
-    )
-    assert reply.status_code == 200
-    return reply
+from tests.support.fake_wechat import APP_ID, APP_SECRET, FakeWeChatApi
+from tests.support.servers import WECHAT_ACCOUNT as ACCOUNT
+from tests.support.servers import Servers, post_text, signed_query
+from tests.support.wechat import TEMPLATE_ID
 
 
 def _say(servers: Servers, openid: str, text: str) -> str:
@@ -67,7 +39,9 @@ def _say(servers: Servers, openid: str, text: str) -> str:
 
 def test_a_wechat_subscriber_verifies_by_code_and_hears_the_balance(servers: Servers) -> None:
     handshake = requests.get(
-        f"{servers.rasa_url}/webhooks/wechat/webhook", params={**_query(), "echostr": "e2e-echo"}, timeout=10
+        f"{servers.rasa_url}/webhooks/wechat/webhook",
+        params={**signed_query(), "echostr": "e2e-echo"},
+        timeout=10,
     )
     assert (handshake.status_code, handshake.text) == (200, "e2e-echo")
 

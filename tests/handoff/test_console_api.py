@@ -39,10 +39,10 @@ from bot.db import Store
 from bot.handoff import service
 from bot.handoff.models import Handoff
 from bot.settings import settings_from_env
-from tests.channels.sanic_server import serve
-from tests.channels.test_socketio import Client, FakeRasa, NoVerification
+from tests.support.sanic_server import serve
+from tests.support.settings import SETTINGS
+from tests.support.socketio import Client, FakeRasa, NoVerification
 
-SETTINGS = settings_from_env({"BOT_ENV": "test", "BOT_PASSWORD_ITERATIONS": "1000"})
 PASSWORD = "agent-password-for-tests"
 SUMMARY = {
     "headline": "用户要求转人工；已验证 138****8000；诉求：查询余额",
@@ -537,8 +537,8 @@ async def test_an_agents_reply_reaches_a_wechat_subscriber_through_the_customer_
     sqlite_store: Store, clock: FixedClock
 ) -> None:
     from bot.channels.wechat import WeChatInput
-    from tests.channels.test_wechat import make_config
-    from tests.wechat.fake_api import FakeWeChatApi
+    from tests.support.fake_wechat import FakeWeChatApi
+    from tests.support.wechat import make_config
 
     _add_agents(sqlite_store, clock)
     services = Services.build(settings=SETTINGS, store=sqlite_store, clock=clock)

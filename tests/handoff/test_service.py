@@ -24,8 +24,8 @@ from bot.handoff.errors import (
 )
 from bot.handoff.models import Agent, AgentSession, Handoff
 from bot.settings import DEV_AGENT_PASSWORD, SettingsError, settings_from_env
+from tests.support.settings import SETTINGS
 
-SETTINGS = settings_from_env({"BOT_ENV": "test", "BOT_PASSWORD_ITERATIONS": "1000"})
 SUMMARY = {"wanted": ["查询余额"], "verified": False, "masked_phone": "", "tried": [], "flagged_charges": []}
 PASSWORD = "correct horse battery"
 

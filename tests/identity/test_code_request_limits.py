@@ -21,8 +21,8 @@ from bot.identity.models import VerificationChallenge
 from bot.identity.service import VerificationService
 from bot.identity.sms import OutboxSmsGateway
 from bot.settings import Settings, SettingsError, settings_from_env
-from tests.conftest import _empty_postgres
-from tests.identity.test_service import SECRET_KEY, add_subscriber, count, received_code
+from tests.support.identity import SECRET_KEY, add_subscriber, count, received_code
+from tests.support.postgres import empty_postgres
 
 NUMBERS = ["13800138000", "13900139000", "13700137000", "13600136000", "13500135000"]
 CLIENT = "ip:203.0.113.7"
@@ -155,7 +155,7 @@ def test_parallel_requests_of_one_client_cannot_pass_the_limit(postgres_url: str
     """Requests for different numbers take different subscriber row locks; the client's lock holds."""
     store = Store.from_url(postgres_url)
     try:
-        _empty_postgres(store)
+        empty_postgres(store)
         for number in NUMBERS:
             add_subscriber(store, clock, phone=number)
         svc = make_service(store, clock, codes_per_client_hour=3)

@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
-from bot.billing.models import AuditLog, Notification, Plan, Subscriber
+from bot.billing.models import AuditLog, Notification
 from bot.clock import FixedClock
 from bot.db import Store
 from bot.identity import service as service_module
 from bot.identity.errors import NotVerified, NumberLocked, SmsGatewayError, TooManyCodes, UnknownNumber
-from bot.identity.hashing import hash_secret
 from bot.identity.models import NumberLock, VerificationAttempt, VerificationChallenge, VerifiedConversation
 from bot.identity.service import (
     CODE_TTL,
@@ -29,66 +27,16 @@ from bot.identity.service import (
 )
 from bot.identity.sms import OutboxSmsGateway
 from bot.settings import Settings
+from tests.support.identity import ID_LAST6, PASSWORD, PHONE, SECRET_KEY, add_subscriber, count, received_code
+from tests.support.sms import FailingGateway
 
-SECRET_KEY = "test-secret-key-for-identity-tests-0123456789"
-PASSWORD = "135790"
-ID_LAST6 = "10001X"
-PHONE = "13800138000"
 OTHER_PHONE = "13900139000"
 CONV = "conv-1"
-
-_CODE_IN_BODY = re.compile(r"验证码为(\d{6})")
-
-
-class FailingSmsGateway:
-    """A gateway that is always down."""
-
-    def send(self, session, *, phone, body, kind, subscriber_id=None, at):  # type: ignore[no-untyped-def]
-        raise SmsGatewayError("SMS gateway unreachable (test)")
-
-
-def add_subscriber(store: Store, clock: FixedClock, phone: str = PHONE, status: str = "active") -> int:
-    """Adds a plan (once) and a subscriber with password 135790 and ID last six 10001X."""
-    with store.transaction() as session:
-        plan = session.execute(select(Plan).where(Plan.code == "basic_39")).scalar_one_or_none()
-        if plan is None:
-            plan = Plan(
-                code="basic_39", name="畅享39元套餐", monthly_fee_fen=3900, data_mb=10240, voice_minutes=200
-            )
-            session.add(plan)
-            session.flush()
-        sub = Subscriber(
-            phone=phone,
-            name="张三",
-            status=status,
-            plan_id=plan.id,
-            opened_at=clock.now() - timedelta(days=400),
-            balance_fen=5000,
-            password_hash=hash_secret(PASSWORD, pepper=SECRET_KEY, iterations=1000),
-            id_last6_hash=hash_secret(ID_LAST6, pepper=SECRET_KEY, iterations=1000),
-        )
-        session.add(sub)
-        session.flush()
-        return sub.id
 
 
 def make_service(store: Store, clock: FixedClock, sms=None) -> VerificationService:  # type: ignore[no-untyped-def]
     settings = Settings(env="test", secret_key=SECRET_KEY)
     return VerificationService(store, sms or OutboxSmsGateway(), clock, settings)
-
-
-def received_code(store: Store, phone: str = PHONE) -> str:
-    """The code in the newest SMS to ``phone``, read from the outbox as a demo subscriber would."""
-    with store.transaction() as session:
-        body = session.execute(
-            select(Notification.body)
-            .where(Notification.phone == phone)
-            .order_by(Notification.id.desc())
-            .limit(1)
-        ).scalar_one()
-    match = _CODE_IN_BODY.search(body)
-    assert match, body
-    return match.group(1)
 
 
 def wrong_code(code: str) -> str:
@@ -100,11 +48,6 @@ def challenges(store: Store) -> list[VerificationChallenge]:
         return list(
             session.execute(select(VerificationChallenge).order_by(VerificationChallenge.id)).scalars()
         )
-
-
-def count(store: Store, model: type) -> int:
-    with store.transaction() as session:
-        return session.execute(select(func.count()).select_from(model)).scalar_one()
 
 
 @dataclass
@@ -467,7 +410,7 @@ def test_submit_without_challenge(world: World) -> None:
 
 def test_gateway_failure_leaves_nothing_behind(store: Store, clock: FixedClock) -> None:
     add_subscriber(store, clock)
-    svc = make_service(store, clock, sms=FailingSmsGateway())
+    svc = make_service(store, clock, sms=FailingGateway())
     svc_ok = make_service(store, clock)
     svc_ok.start_sms("earlier", PHONE)
     before = challenges(store)

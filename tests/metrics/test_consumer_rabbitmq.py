@@ -22,7 +22,7 @@ from bot.db import Store
 from bot.metrics.consumer import MetricsConsumer
 from bot.metrics.models import ConversationMetrics, ResponseLatency
 from bot.settings import Settings, settings_from_env
-from tests.metrics.rasa_events import T0, action, balance_turn, bot, paused, session_started, user
+from tests.support.rasa_events import T0, action, balance_turn, bot, paused, session_started, user
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ from bot.metrics.events import (
     is_idle_resolved,
     is_relevant,
 )
-from tests.metrics.rasa_events import (
+from tests.support.rasa_events import (
     T0,
     action,
     agent,

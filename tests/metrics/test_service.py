@@ -20,7 +20,7 @@ from bot.metrics.consumer import MetricsConsumer
 from bot.metrics.models import ConversationMetrics, ResponseLatency, SeenEvent
 from bot.metrics.service import prune_seen, record_event, summary
 from bot.settings import settings_from_env
-from tests.metrics.rasa_events import (
+from tests.support.rasa_events import (
     T0,
     action,
     agent,

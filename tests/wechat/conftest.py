@@ -1,4 +1,5 @@
-"""The fake WeChat API on loopback (tests/wechat/fake_api.py), and the demo store with alerts set to 微信."""
+"""The fake WeChat API on loopback (tests/support/fake_wechat.py), and the demo store with alerts
+set to 微信."""
 
 from __future__ import annotations
 
@@ -7,10 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.wechat.fake_api import FakeWeChatApi
-
-TEMPLATE_ID = "TPL-alerts-1"
-OPENID = "oTestOpenId0123456789abcdefgh"
+from tests.support.fake_wechat import FakeWeChatApi
 
 
 @pytest.fixture
@@ -25,7 +23,8 @@ async def fake_wechat() -> AsyncIterator[FakeWeChatApi]:
 def services(store: Any, clock: Any) -> Any:
     """The assistant's services on the demo store (as the action tests build them)."""
     from bot.billing.seed import seed_demo
-    from tests.actions.conftest import SETTINGS, services_on
+    from tests.support.actions import services_on
+    from tests.support.settings import SETTINGS
 
     with store.transaction() as session:
         seed_demo(session, clock.now(), SETTINGS)

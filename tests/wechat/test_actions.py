@@ -17,11 +17,9 @@ from actions.identity import ActionVerificationDone
 from actions.wechat import ActionUnbindWechat
 from bot.app import Services
 from bot.billing.models import AlertRule, WeChatBinding
-from tests.actions.test_flows import verify
-
-from .conftest import OPENID
-
-ZHANG = "13800138000"
+from tests.support.actions import verify
+from tests.support.demo import ZHANG
+from tests.support.wechat import OPENID
 
 
 def tracker(

@@ -13,9 +13,8 @@ from bot.clock import FixedClock
 from bot.db import Store
 from bot.identity.sms import OutboxSmsGateway
 from bot.wechat.bindings import bind, binding_of, is_bound, unbind_openid, unbind_subscriber
-from tests.alerts.conftest import LIU, ZHANG, subscriber_id
-
-from .conftest import OPENID
+from tests.support.demo import LIU, ZHANG, subscriber_id
+from tests.support.wechat import OPENID
 
 OTHER = "oOtherFollower000000000000000"
 

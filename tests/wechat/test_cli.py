@@ -17,10 +17,11 @@ from bot.cli import main
 from bot.clock import FixedClock
 from bot.db import Store
 from bot.wechat.bindings import bind
-from tests.alerts.conftest import WANG, ZHANG, alert_messages, subscriber_id
-from tests.wechat.fake_api import APP_ID, APP_SECRET, FakeWeChatApi
-
-from .conftest import OPENID, TEMPLATE_ID
+from tests.support.alerts import alert_messages
+from tests.support.demo import WANG, ZHANG, subscriber_id
+from tests.support.fake_wechat import APP_ID, APP_SECRET, FakeWeChatApi
+from tests.support.settings import TEST_ENV
+from tests.support.wechat import OPENID, TEMPLATE_ID
 
 
 async def test_deliver_wechat_once_sends_bound_alerts_and_falls_back_for_the_others(
@@ -35,8 +36,7 @@ async def test_deliver_wechat_once_sends_bound_alerts_and_falls_back_for_the_oth
     shutil.copy(sqlite_template, path)
     env = {
         "BOT_DATABASE_URL": f"sqlite:///{path}",
-        "BOT_ENV": "test",
-        "BOT_PASSWORD_ITERATIONS": "1000",
+        **TEST_ENV,
         "WECHAT_APP_ID": APP_ID,
         "WECHAT_APP_SECRET": APP_SECRET,
         "WECHAT_API_BASE_URL": fake_wechat.base_url,

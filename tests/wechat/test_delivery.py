@@ -19,10 +19,11 @@ from bot.settings import settings_from_env
 from bot.wechat.api import WeChatApi
 from bot.wechat.bindings import bind
 from bot.wechat.delivery import WeChatAlertSender, sender_from_settings
-from tests.alerts.conftest import ZHANG, FailingGateway, RecordingGateway, alert_messages, subscriber_id
-from tests.wechat.fake_api import APP_ID, APP_SECRET, FakeWeChatApi
-
-from .conftest import OPENID, TEMPLATE_ID
+from tests.support.alerts import alert_messages
+from tests.support.demo import ZHANG, subscriber_id
+from tests.support.fake_wechat import APP_ID, APP_SECRET, FakeWeChatApi
+from tests.support.sms import FailingGateway, RecordingGateway
+from tests.support.wechat import OPENID, TEMPLATE_ID
 
 
 @pytest.fixture
