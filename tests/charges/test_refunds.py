@@ -12,7 +12,8 @@ from bot.clock import FixedClock
 from bot.db import Store
 from bot.identity.errors import SmsGatewayError
 from bot.identity.sms import OutboxSmsGateway
-from tests.charges.conftest import LIU, ZHANG, FailingGateway, subscriber_id
+from tests.support.demo import LIU, ZHANG, subscriber_id
+from tests.support.sms import FailingGateway
 
 
 def _refund(demo: Store, clock: FixedClock, phone: str, sms: object, **kwargs: object) -> object:
