@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Optional
 
 from sqlalchemy.orm import Session
 
-from bot.billing.models import Notification
 from bot.identity.errors import SmsGatewayError
 from bot.identity.sms import OutboxSmsGateway
 
 
-@dataclass
-class RecordingGateway:
-    """Writes to the outbox like the development gateway and remembers what it sent."""
+class RecordingGateway(OutboxSmsGateway):
+    """The development outbox gateway that also remembers what it sent."""
 
-    sent: list[dict[str, Any]] = field(default_factory=list)
+    def __init__(self) -> None:
+        self.sent: list[dict[str, Any]] = []
 
     def send(
         self,
@@ -30,11 +28,7 @@ class RecordingGateway:
         at: datetime,
     ) -> None:
         self.sent.append({"phone": phone, "body": body, "kind": kind})
-        session.add(
-            Notification(
-                subscriber_id=subscriber_id, phone=phone, channel="sms", kind=kind, body=body, created_at=at
-            )
-        )
+        super().send(session, phone=phone, body=body, kind=kind, subscriber_id=subscriber_id, at=at)
 
 
 class FailingGateway:
