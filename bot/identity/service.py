@@ -33,6 +33,7 @@ from typing import Optional, Union
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from bot import audit
 from bot.billing.models import Subscriber
@@ -147,6 +148,24 @@ class Verified:
     masked_phone: str
     level: str
     verified_at: datetime
+
+
+def _window_full(
+    session: Session, where: ColumnElement[bool], limit: int, window: timedelta, now: datetime
+) -> Optional[datetime]:
+    """When one more SMS code matching ``where`` may be sent, if ``limit`` were sent in ``window``.
+
+    A sliding window: None while fewer than ``limit`` codes went out in the last ``window``;
+    otherwise the moment the oldest of the latest ``limit`` leaves it.
+    """
+    sent = session.scalars(
+        select(VerificationChallenge.created_at)
+        .where(
+            where, VerificationChallenge.factor == "sms_otp", VerificationChallenge.created_at > now - window
+        )
+        .order_by(VerificationChallenge.created_at)
+    ).all()
+    return sent[len(sent) - limit] + window if len(sent) >= limit else None
 
 
 def _code_context(challenge: VerificationChallenge) -> str:
@@ -308,17 +327,11 @@ class VerificationService:
     ) -> Optional[CodeRefusal]:
         """Why a code to ``number`` must not be sent now, or None when it may."""
         sms = VerificationChallenge.factor == "sms_otp"
-        sent = session.scalars(
-            select(VerificationChallenge.created_at)
-            .where(
-                VerificationChallenge.phone == number,
-                sms,
-                VerificationChallenge.created_at > now - CODE_WINDOW,
-            )
-            .order_by(VerificationChallenge.created_at)
-        ).all()
-        if len(sent) >= self._codes_per_number:
-            return TooManyCodes(sent[len(sent) - self._codes_per_number] + CODE_WINDOW)
+        retry = _window_full(
+            session, VerificationChallenge.phone == number, self._codes_per_number, CODE_WINDOW, now
+        )
+        if retry:
+            return TooManyCodes(retry)
 
         # A number stays "used" by the conversation until its latest code leaves the window.
         last_by_number = dict(
@@ -338,17 +351,10 @@ class VerificationService:
             return TooManyNumbers(limit, frees + NUMBERS_WINDOW)
 
         if client:
-            asked = session.scalars(
-                select(VerificationChallenge.created_at)
-                .where(
-                    VerificationChallenge.client == client,
-                    sms,
-                    VerificationChallenge.created_at > now - CLIENT_WINDOW,
-                )
-                .order_by(VerificationChallenge.created_at)
-            ).all()
-            if len(asked) >= self._codes_per_client:
-                return ClientRateLimited(asked[len(asked) - self._codes_per_client] + CLIENT_WINDOW)
+            where = VerificationChallenge.client == client
+            retry = _window_full(session, where, self._codes_per_client, CLIENT_WINDOW, now)
+            if retry:
+                return ClientRateLimited(retry)
         return None
 
     @staticmethod
