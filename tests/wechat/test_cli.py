@@ -10,18 +10,15 @@ import pytest
 from sqlalchemy import func, select
 
 from bot import settings as bot_settings
-from bot.alerts.rules import create_alert
 from bot.billing.models import WeChatBinding
-from bot.billing.services import post_charge
 from bot.cli import main
 from bot.clock import FixedClock
 from bot.db import Store
-from bot.wechat.bindings import bind
 from tests.support.alerts import alert_messages
-from tests.support.demo import WANG, ZHANG, subscriber_id
+from tests.support.demo import WANG, ZHANG
 from tests.support.fake_wechat import APP_ID, APP_SECRET, FakeWeChatApi
 from tests.support.settings import TEST_ENV
-from tests.support.wechat import OPENID, TEMPLATE_ID
+from tests.support.wechat import OPENID, TEMPLATE_ID, bind_follower, queue_wechat_alert
 
 
 async def test_deliver_wechat_once_sends_bound_alerts_and_falls_back_for_the_others(
@@ -49,34 +46,9 @@ async def test_deliver_wechat_once_sends_bound_alerts_and_falls_back_for_the_oth
     try:
         assert main(["seed-demo"], clock=clock) == 0
         store = Store.from_url(env["BOT_DATABASE_URL"])
-        with store.transaction() as session:
-            bind(
-                session,
-                openid=OPENID,
-                subscriber_id=subscriber_id(store, ZHANG),
-                at=clock.now(),
-                conversation_id=None,
-            )
+        bind_follower(store, clock, ZHANG)
         for phone in (ZHANG, WANG):  # 张伟 is bound, 王强 is not
-            with store.transaction() as session:
-                create_alert(
-                    session,
-                    subscriber_id=subscriber_id(store, phone),
-                    alert_type="deduction",
-                    threshold=None,
-                    channel="wechat",
-                    at=clock.now(),
-                    conversation_id=None,
-                )
-            with store.transaction() as session:
-                post_charge(
-                    session,
-                    phone=phone,
-                    amount_fen=100,
-                    item_kind="other",
-                    description="测试",
-                    at=clock.advance(minutes=1),
-                )
+            queue_wechat_alert(store, clock, phone, amount_fen=100)
         capsys.readouterr()
         # main() runs its own event loop: run it in a thread so the fake API keeps serving here
         code = await asyncio.to_thread(main, ["deliver-wechat", "--once"], clock=clock)

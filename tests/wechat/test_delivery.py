@@ -10,20 +10,17 @@ from typing import Any, Optional
 import pytest
 from sqlalchemy import select
 
-from bot.alerts.rules import create_alert
 from bot.billing.models import AuditLog, Notification, WeChatBinding
-from bot.billing.services import post_charge
 from bot.clock import FixedClock
 from bot.db import Store
 from bot.settings import settings_from_env
 from bot.wechat.api import WeChatApi
-from bot.wechat.bindings import bind
 from bot.wechat.delivery import WeChatAlertSender, sender_from_settings
 from tests.support.alerts import alert_messages
-from tests.support.demo import ZHANG, subscriber_id
+from tests.support.demo import ZHANG
 from tests.support.fake_wechat import APP_ID, APP_SECRET, FakeWeChatApi
 from tests.support.sms import FailingGateway, RecordingGateway
-from tests.support.wechat import OPENID, TEMPLATE_ID
+from tests.support.wechat import OPENID, TEMPLATE_ID, bind_follower, queue_wechat_alert
 
 
 @pytest.fixture
@@ -34,38 +31,12 @@ async def api(fake_wechat: FakeWeChatApi) -> AsyncIterator[WeChatApi]:
 
 
 def _bind(store: Store, clock: FixedClock, phone: str = ZHANG) -> None:
-    with store.transaction() as session:
-        bind(
-            session,
-            openid=OPENID,
-            subscriber_id=subscriber_id(store, phone),
-            at=clock.now(),
-            conversation_id=OPENID,
-        )
+    bind_follower(store, clock, phone)
 
 
 def _wechat_alert(store: Store, clock: FixedClock, phone: str = ZHANG) -> None:
     """张伟 asks for a deduction alert by WeChat; a 10元 charge queues it."""
-    with store.transaction() as session:
-        create_alert(
-            session,
-            subscriber_id=subscriber_id(store, phone),
-            alert_type="deduction",
-            threshold=None,
-            channel="wechat",
-            at=clock.now(),
-            conversation_id="c1",
-        )
-    with store.transaction() as session:
-        post_charge(
-            session,
-            phone=phone,
-            amount_fen=1000,
-            item_kind="other",
-            description="测试扣费",
-            at=clock.advance(minutes=1),
-            sms=FailingGateway(),  # nothing may go by SMS when the charge posts
-        )
+    queue_wechat_alert(store, clock, phone, sms=FailingGateway())  # nothing may go by SMS when it posts
 
 
 def _sender(
