@@ -18,9 +18,9 @@ from bot.billing.queries import active_subscriptions
 from bot.billing.refunds import EXISTS, NOTHING, refund_flagged_charges
 from bot.clock import to_local
 from bot.db import StoreUnavailable
-from bot.identity.errors import SmsGatewayError
 from bot.identity.service import Verified
 from bot.money import yuan
+from bot.notifications.errors import SmsGatewayError
 
 logger = logging.getLogger(__name__)
 

@@ -26,9 +26,10 @@ from bot.billing.closure import Blocker, cancel_closure, check_closure, request_
 from bot.billing.errors import ClosureBlocked, ConsentRequired, NoPendingClosure
 from bot.clock import to_local
 from bot.db import StoreUnavailable
-from bot.identity.errors import NotVerified, SmsGatewayError
+from bot.identity.errors import NotVerified
 from bot.identity.service import Verified
 from bot.money import yuan
+from bot.notifications.errors import SmsGatewayError
 
 logger = logging.getLogger(__name__)
 

@@ -35,13 +35,13 @@ from bot.identity.errors import (
     ClientRateLimited,
     NotVerified,
     NumberLocked,
-    SmsGatewayError,
     TooManyCodes,
     TooManyNumbers,
     UnknownNumber,
 )
 from bot.money import mask_phone
 from bot.nlu.cues import asks_where_the_code_is
+from bot.notifications.errors import SmsGatewayError
 
 logger = logging.getLogger(__name__)
 

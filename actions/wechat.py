@@ -2,7 +2,7 @@
 
 In the WeChat channel the conversation id is the follower's OpenID (``bot.channels.wechat``), and
 ``input_channel`` is set by the channel itself, so a verification that happens there binds the
-verified number to that OpenID (``bot.wechat.bindings``). The alert form asks for the channel
+verified number to that OpenID (``bot.notifications.wechat_bindings``). The alert form asks for the channel
 only when the number is bound (``actions.alerts``).
 """
 
@@ -22,8 +22,9 @@ from bot.app import Services
 from bot.billing.models import Subscriber
 from bot.db import StoreUnavailable
 from bot.identity.service import Verified
+from bot.identity.wechat import bind
 from bot.money import mask_phone
-from bot.wechat.bindings import bind, is_bound, unbind_openid, unbind_subscriber
+from bot.notifications.wechat_bindings import is_bound, unbind_openid, unbind_subscriber
 
 logger = logging.getLogger(__name__)
 

@@ -209,7 +209,7 @@ async def delete_queue(queue: str, exchange: str) -> None:
 
 # --- subscribers ---------------------------------------------------------------------------------
 
-#: The demo account each script runs against (bot/billing/seed.py).
+#: The demo account each script runs against (bot/seed.py).
 PROFILES = {
     "verify_balance": "13400134000",  # 赵敏, an ordinary account
     "unknown_charge": "13800138000",  # 张伟, the video ringtone from an SMS link

@@ -9,7 +9,7 @@ from typing import Optional
 from bot.clock import Clock, SystemClock
 from bot.db import Store
 from bot.identity.service import VerificationService
-from bot.identity.sms import SmsGateway, gateway_from_settings
+from bot.notifications.sms import SmsGateway, gateway_from_settings
 from bot.settings import Settings, get_settings
 
 

@@ -6,9 +6,27 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Optional
 
+from sqlalchemy import JSON, Column, ForeignKey, Integer, String
 from sqlalchemy.orm import Session
 
-from bot.billing.models import AuditLog
+from bot.db import UTCDateTime
+from bot.models import Base
+
+
+class AuditLog(Base):
+    """Who changed what, when, and in which conversation. Never holds a secret."""
+
+    __tablename__ = "audit_log"
+    id = Column(Integer, primary_key=True)
+    at = Column(UTCDateTime, nullable=False)
+    actor = Column(String(60), nullable=False)
+    action = Column(String(60), nullable=False)
+    subscriber_id = Column(Integer, ForeignKey("subscribers.id"), nullable=True, index=True)
+    entity = Column(String(40), nullable=False, default="")
+    entity_id = Column(String(40), nullable=False, default="")
+    conversation_id = Column(String(100), nullable=True)
+    details = Column(JSON, nullable=False, default=dict)
+
 
 # Key words that name a secret; a key is refused when one of its ``_``-separated words is one.
 _SECRET_WORDS = frozenset({"code", "otp", "password", "passwd", "pin", "secret", "last6", "idnumber"})

@@ -197,7 +197,7 @@ def _cmd_db_upgrade(args: argparse.Namespace, clock: Clock, out: TextIO) -> int:
 
 
 def _cmd_seed_demo(args: argparse.Namespace, clock: Clock, out: TextIO) -> int:
-    from bot.billing.seed import DEMO_AGENT_USERNAME, DEMO_PASSWORD, DEMO_STORIES, has_subscribers, seed_demo
+    from bot.seed import DEMO_AGENT_USERNAME, DEMO_PASSWORD, DEMO_STORIES, has_subscribers, seed_demo
 
     settings = _settings()
     if not settings.is_development:
@@ -317,7 +317,7 @@ def _cmd_deliver_wechat(args: argparse.Namespace, clock: Clock, out: TextIO) -> 
     import logging
     import os
 
-    from bot.wechat.delivery import run_forever, sender_from_settings
+    from bot.notifications.wechat_delivery import run_forever, sender_from_settings
 
     logging.basicConfig(
         level=os.environ.get("LOG_LEVEL", "INFO"), format="%(asctime)s %(levelname)s %(name)s %(message)s"
@@ -478,8 +478,8 @@ def _cmd_post_charge(args: argparse.Namespace, clock: Clock, out: TextIO) -> int
 
 def _cmd_complete_closures(args: argparse.Namespace, clock: Clock, out: TextIO) -> int:
     from bot.billing.closure import complete_due_closures
-    from bot.identity.errors import SmsGatewayError
-    from bot.identity.sms import gateway_from_settings
+    from bot.notifications.errors import SmsGatewayError
+    from bot.notifications.sms import gateway_from_settings
 
     sms = gateway_from_settings(_settings())
     store = _open_store()

@@ -20,10 +20,10 @@ os.environ.setdefault("BOT_ENV", "test")
 # PBKDF2 at full strength makes every seeded subscriber cost a second; tests don't need it.
 os.environ.setdefault("BOT_PASSWORD_ITERATIONS", "1000")
 
-from bot.billing.seed import seed_demo  # noqa: E402
 from bot.clock import FixedClock  # noqa: E402
 from bot.db import Store  # noqa: E402
 from bot.migrate import upgrade  # noqa: E402
+from bot.seed import seed_demo  # noqa: E402
 from tests.support.postgres import empty_postgres  # noqa: E402
 from tests.support.settings import SETTINGS  # noqa: E402
 

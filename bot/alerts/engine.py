@@ -23,7 +23,7 @@ A rule is evaluated at events only: a rule whose condition already holds when it
 
 Delivery: channel ``sms`` goes through the SMS gateway (which writes the ``notifications``
 row); channel ``wechat`` writes a ``notifications`` row with channel ``wechat`` and status
-``queued``, which the WeChat sender (``bot.wechat.delivery``, ``python -m bot deliver-wechat``)
+``queued``, which the WeChat sender (``bot.notifications.wechat_delivery``, ``python -m bot deliver-wechat``)
 delivers later as a template message, or by SMS when the number is not bound to WeChat. Each
 firing writes an ``alert.fired`` audit entry (actor ``billing_feed``) and updates
 ``last_fired_at`` / ``armed``.
@@ -48,12 +48,13 @@ from sqlalchemy.orm import Session
 
 from bot import audit
 from bot.alerts.rules import AlertError, armed_for_period
-from bot.billing.models import AlertRule, Charge, DataUsage, Notification, Payment, Subscriber
+from bot.billing.models import AlertRule, Charge, DataUsage, Payment, Subscriber
 from bot.billing.queries import ALERT_LABELS, NOTIFY_CHANNEL_LABELS, period_spend_fen
 from bot.clock import local_period, to_local
-from bot.identity.errors import SmsGatewayError
-from bot.identity.sms import SmsGateway, gateway_from_settings
 from bot.money import yuan
+from bot.notifications.errors import SmsGatewayError
+from bot.notifications.models import Notification
+from bot.notifications.sms import SmsGateway, gateway_from_settings
 
 #: The ``notifications.kind`` of every alert message (the same as the demo history's alerts).
 ALERT_KIND = "alert"

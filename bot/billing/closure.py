@@ -22,7 +22,7 @@ The rules, as an agent would explain them to a subscriber:
   Alipay, WeChat Pay or a bank card; when the last top-up was cash at a hall, or there was
   none, *凭本人有效身份证件到营业厅领取*. Payments of method ``refund`` are not top-ups.
 * **增值业务一并取消.** Every value-added service running when the closure is carried out ends.
-* **微信解绑.** The number's WeChat binding (``bot.wechat.bindings``) ends with the account.
+* **微信解绑.** The number's WeChat binding (``bot.notifications.wechat_bindings``) ends with the account.
 * **冷静期.** A request takes effect at 00:00 Asia/Shanghai :data:`COOLING_OFF_DAYS` calendar
   days after the day it was made (made 2026-11-22 10:00 → effective 2026-11-25 00:00). The
   number works normally until then and the request can be withdrawn at any time before.
@@ -48,6 +48,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from bot import audit
+from bot.audit import AuditLog
 from bot.billing.errors import (
     ClosureAlreadyEffective,
     ClosureBlocked,
@@ -55,22 +56,13 @@ from bot.billing.errors import (
     NoPendingClosure,
     UnknownSubscriber,
 )
-from bot.billing.models import (
-    AuditLog,
-    Bill,
-    Charge,
-    ClosureRequest,
-    Dispute,
-    Payment,
-    Subscriber,
-    Subscription,
-)
+from bot.billing.models import Bill, Charge, ClosureRequest, Dispute, Payment, Subscriber, Subscription
 from bot.billing.queries import SubscriptionView, active_subscriptions, period_spend_fen
 from bot.billing.services import settle_bills
 from bot.clock import SHANGHAI, local_period, to_local
-from bot.identity.sms import SmsGateway
 from bot.money import yuan
-from bot.wechat.bindings import unbind_subscriber
+from bot.notifications.sms import SmsGateway
+from bot.notifications.wechat_bindings import unbind_subscriber
 
 logger = logging.getLogger(__name__)
 

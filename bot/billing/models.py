@@ -23,12 +23,12 @@ from sqlalchemy.orm import relationship
 
 from bot.db import UTCDateTime
 from bot.models import Base
+from bot.notifications.models import NOTIFY_CHANNELS
 
 SUBSCRIBER_STATUSES = ("active", "suspended", "closing", "closed")
 SUBSCRIPTION_CHANNELS = ("app", "sms_marketing", "hall", "third_party", "web")
 CHARGE_KINDS = ("plan_fee", "vas", "data", "voice", "sms", "other")
 ALERT_TYPES = ("balance", "spend", "deduction", "data")
-NOTIFY_CHANNELS = ("sms", "wechat")
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
@@ -201,44 +201,6 @@ class AlertRule(Base):
     )
 
 
-class Notification(Base):
-    """An outgoing message (the SMS outbox). The development gateway only writes here."""
-
-    __tablename__ = "notifications"
-    id = Column(Integer, primary_key=True)
-    subscriber_id = Column(Integer, ForeignKey("subscribers.id"), nullable=True)
-    phone = Column(String(11), nullable=False, index=True)
-    channel = Column(String(10), nullable=False, default="sms")
-    kind = Column(String(20), nullable=False)
-    body = Column(Text, nullable=False)
-    status = Column(String(10), nullable=False, default="sent")
-    created_at = Column(UTCDateTime, nullable=False)
-    #: WeChat deliveries tried without a final answer (``bot.alerts.wechat_sender``).
-    attempts = Column(Integer, nullable=False, default=0, server_default="0")
-    #: When a queued WeChat message is tried again; ``None``: at once.
-    next_attempt_at = Column(UTCDateTime, nullable=True)
-    __table_args__ = (
-        CheckConstraint(_in("channel", NOTIFY_CHANNELS), name="channel"),
-        CheckConstraint(_in("status", ("queued", "sent", "failed")), name="status"),
-        Index("ix_notifications_channel_status", "channel", "status"),
-    )
-
-
-class WeChatBinding(Base):
-    """A number bound to the OpenID of the WeChat user who verified it in the Official Account.
-
-    One OpenID per number and one number per OpenID; unbinding deletes the row (the audit log
-    keeps the history). Alerts by WeChat go to ``openid`` (``bot.alerts.wechat_sender``).
-    """
-
-    __tablename__ = "wechat_bindings"
-    id = Column(Integer, primary_key=True)
-    openid = Column(String(64), nullable=False, unique=True)
-    subscriber_id = Column(Integer, ForeignKey("subscribers.id"), nullable=False, unique=True)
-    bound_at = Column(UTCDateTime, nullable=False)
-    conversation_id = Column(String(100), nullable=True)
-
-
 class Dispute(Base):
     """A refund dispute (退费申诉) with its ticket number."""
 
@@ -281,21 +243,6 @@ class ClosureRequest(Base):
     cancelled_at = Column(UTCDateTime, nullable=True)
     conversation_id = Column(String(100), nullable=True)
     __table_args__ = (CheckConstraint(_in("status", ("pending", "cancelled", "completed")), name="status"),)
-
-
-class AuditLog(Base):
-    """Who changed what, when, and in which conversation. Never holds a secret."""
-
-    __tablename__ = "audit_log"
-    id = Column(Integer, primary_key=True)
-    at = Column(UTCDateTime, nullable=False)
-    actor = Column(String(60), nullable=False)
-    action = Column(String(60), nullable=False)
-    subscriber_id = Column(Integer, ForeignKey("subscribers.id"), nullable=True, index=True)
-    entity = Column(String(40), nullable=False, default="")
-    entity_id = Column(String(40), nullable=False, default="")
-    conversation_id = Column(String(100), nullable=True)
-    details = Column(JSON, nullable=False, default=dict)
 
 
 class SatisfactionRating(Base):

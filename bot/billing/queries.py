@@ -15,18 +15,10 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from bot.billing.errors import UnknownSubscriber
-from bot.billing.models import (
-    AlertRule,
-    Bill,
-    Charge,
-    DataUsage,
-    Notification,
-    Service,
-    Subscriber,
-    Subscription,
-)
+from bot.billing.models import AlertRule, Bill, Charge, DataUsage, Service, Subscriber, Subscription
 from bot.clock import local_period
 from bot.money import mask_phone, yuan
+from bot.notifications.models import Notification
 from bot.phone import normalise_phone
 
 #: How a subscriber's status reads in Chinese.

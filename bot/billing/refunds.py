@@ -17,7 +17,7 @@ from typing import Optional
 from sqlalchemy.orm import Session
 
 from bot.billing.charges import explain_charges, open_dispute, unsubscribe
-from bot.identity.sms import SmsGateway
+from bot.notifications.sms import SmsGateway
 
 #: What became of a refund request: a new dispute, one already open for those charges, or nothing
 #: to refund (no flagged charge in the periods).

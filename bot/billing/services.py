@@ -48,7 +48,7 @@ from bot.billing.models import (
 )
 from bot.billing.queries import CHARGE_KIND_LABELS, period_spend_fen
 from bot.clock import local_period
-from bot.identity.sms import SmsGateway
+from bot.notifications.sms import SmsGateway
 from bot.phone import normalise_phone
 
 #: Payment methods the store accepts (the ``payments.method`` check constraint).

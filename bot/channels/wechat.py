@@ -13,7 +13,7 @@ openid as the conversation id; a ``subscribe`` event greets the new subscriber t
 other messages get a short answer that only text is understood. When the bot answers within the
 deadline (4.5 s by default; WeChat waits 5 s) the answer is the passive XML reply, several bot
 messages joined into one text. Otherwise WeChat gets ``success`` at once and the answer follows
-through the customer-service message API (``bot.wechat.api``).
+through the customer-service message API (``bot.notifications.wechat_api``).
 
 WeChat retries a message it got no answer to (three times within 15 s). Each message (its
 ``MsgId``, or sender and time for events) runs the bot once: a retry waits for the same run, and
@@ -53,7 +53,7 @@ from bot.channels.guard import SecretGuard, default_guard
 from bot.channels.live import LiveHub, hub_for
 from bot.channels.rest import FAILURE_TEXT, MAX_MESSAGE_CHARS
 from bot.channels.wechat_crypto import MessageCrypto, WeChatCryptoError, decode_aes_key, signature_matches
-from bot.wechat.api import DEFAULT_API_BASE_URL, WeChatApi
+from bot.notifications.wechat_api import DEFAULT_API_BASE_URL, WeChatApi
 
 logger = logging.getLogger(__name__)
 

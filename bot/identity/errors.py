@@ -85,7 +85,3 @@ class NotVerified(VerificationError):
     def __init__(self, required_level: str) -> None:
         self.required_level = required_level
         super().__init__(f"conversation not verified at level {required_level!r}")
-
-
-class SmsGatewayError(VerificationError):
-    """The SMS gateway could not take the message (unreachable, timeout or refusal)."""

@@ -55,8 +55,8 @@ from bot.identity.models import (
     VerificationChallenge,
     VerifiedConversation,
 )
-from bot.identity.sms import SmsGateway
 from bot.money import mask_phone
+from bot.notifications.sms import SmsGateway
 from bot.phone import normalise_phone
 from bot.settings import Settings
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from bot.app import Services
-from bot.billing.seed import seed_demo
 from bot.clock import FixedClock
 from bot.db import Store
+from bot.seed import seed_demo
 from tests.support.actions import services_on
 from tests.support.settings import SETTINGS
 

@@ -11,8 +11,9 @@ from sqlalchemy import select
 
 from actions.identity import ValidateVerificationForm
 from bot.app import Services
-from bot.billing.models import AuditLog, Notification
+from bot.audit import AuditLog
 from bot.identity.clients import UNNAMED_CLIENT
+from bot.notifications.models import Notification
 
 NUMBERS = ["13800138000", "13900139000", "13700137000", "13600136000", "13500135000", "13400134000"]
 ADDRESS = "ip:203.0.113.7"

@@ -14,15 +14,9 @@ from actions.charges import ActionExplainCharges, ActionRequestRefund, ActionUns
 from actions.closure import ActionCancelClosure, ActionCloseAccount, ActionSubmitClosure
 from actions.conversation import ActionAnswerFaq, ActionFallback, ActionHandleInform, ActionRateService
 from bot.app import Services
-from bot.billing.models import (
-    AlertRule,
-    AuditLog,
-    ClosureRequest,
-    Dispute,
-    Notification,
-    SatisfactionRating,
-    Subscription,
-)
+from bot.audit import AuditLog
+from bot.billing.models import AlertRule, ClosureRequest, Dispute, SatisfactionRating, Subscription
+from bot.notifications.models import Notification
 from tests.support.actions import count, run, said, tracker, verify
 
 

@@ -16,7 +16,8 @@ from actions.closure import ActionCloseAccount
 from actions.conversation import ActionFallback, ActionHandleInform, ActionNoise
 from actions.identity import ActionAskOtpStatus, ActionVerificationDone, ValidateVerificationForm
 from bot.app import Services
-from bot.billing.models import Dispute, Notification, Subscription
+from bot.billing.models import Dispute, Subscription
+from bot.notifications.models import Notification
 from bot.settings import PROJECT_ROOT
 from tests.support.actions import code_sent_to, count, run, said, tracker, verify
 

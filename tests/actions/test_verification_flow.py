@@ -13,13 +13,13 @@ from sqlalchemy import func, select
 from actions.account import ActionQueryBalance
 from actions.identity import ActionCancelTask, ActionVerificationDone, ValidateVerificationForm
 from bot.app import Services
-from bot.billing.seed import seed_demo
 from bot.clock import FixedClock
 from bot.db import Store
-from bot.identity.errors import SmsGatewayError
 from bot.identity.models import VerificationChallenge
 from bot.identity.service import VerificationService
-from bot.identity.sms import OutboxSmsGateway
+from bot.notifications.errors import SmsGatewayError
+from bot.notifications.sms import OutboxSmsGateway
+from bot.seed import seed_demo
 from bot.settings import Settings
 from tests.support.actions import code_sent_to
 from tests.support.settings import SETTINGS

@@ -9,13 +9,15 @@ from sqlalchemy import select
 
 from bot.alerts.engine import AlertDeliveryFailed
 from bot.alerts.rules import change_alert, create_alert, list_alerts
+from bot.audit import AuditLog
 from bot.billing.errors import BillingError
-from bot.billing.models import AlertRule, AuditLog, Notification
+from bot.billing.models import AlertRule
 from bot.billing.queries import period_spend_fen
 from bot.billing.services import post_charge, record_payment, record_usage
 from bot.clock import SHANGHAI, FixedClock, local_period
 from bot.db import Store
-from bot.identity.errors import SmsGatewayError
+from bot.notifications.errors import SmsGatewayError
+from bot.notifications.models import Notification
 from tests.support.alerts import alert_messages, snapshot
 from tests.support.demo import CHEN, LIU, WANG, ZHANG, subscriber_id
 from tests.support.sms import FailingGateway, RecordingGateway

@@ -16,8 +16,9 @@ from bot.alerts.rules import (
     create_alert,
     list_alerts,
 )
+from bot.audit import AuditLog
 from bot.billing.errors import BillingError, UnknownSubscriber
-from bot.billing.models import AlertRule, AuditLog, Subscriber
+from bot.billing.models import AlertRule, Subscriber
 from bot.billing.queries import describe_alert
 from bot.clock import FixedClock
 from bot.db import Store

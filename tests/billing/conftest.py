@@ -6,9 +6,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from bot.billing.seed import seed_demo
 from bot.clock import FixedClock
 from bot.db import Store
+from bot.seed import seed_demo
 from bot.settings import Settings
 
 

@@ -10,11 +10,13 @@ import pytest
 from sqlalchemy import select
 
 from bot import settings as bot_settings
+from bot.audit import AuditLog
 from bot.billing.errors import InvalidAmount
-from bot.billing.models import AuditLog, Notification, Subscriber
+from bot.billing.models import Subscriber
 from bot.cli import main, parse_yuan
 from bot.clock import FixedClock
 from bot.db import Store
+from bot.notifications.models import Notification
 from tests.support.settings import TEST_ENV
 
 

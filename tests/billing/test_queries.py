@@ -8,7 +8,6 @@ from datetime import timedelta
 import pytest
 
 from bot.billing.errors import UnknownSubscriber
-from bot.billing.models import Notification
 from bot.billing.queries import (
     AccountSummary,
     AlertRuleView,
@@ -22,6 +21,7 @@ from bot.billing.queries import (
 )
 from bot.clock import FixedClock
 from bot.db import Store
+from bot.notifications.models import Notification
 
 
 def test_find_subscriber_by_phone(seeded: Store) -> None:

@@ -21,11 +21,11 @@ from bot.billing.models import (
     Subscription,
 )
 from bot.billing.queries import account_summary, get_balance
-from bot.billing.seed import DEMO_PASSWORD, DEMO_PHONES, DEMO_STORIES, is_seeded, seed_demo
 from bot.clock import FixedClock, local_period, to_local
 from bot.db import Store
 from bot.identity.hashing import verify_secret
 from bot.schema import metadata
+from bot.seed import DEMO_PASSWORD, DEMO_PHONES, DEMO_STORIES, is_seeded, seed_demo
 from bot.settings import Settings
 
 

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from bot.audit import AuditLog
 from bot.billing import services
 from bot.billing.errors import (
     AccountClosed,
@@ -19,7 +20,7 @@ from bot.billing.errors import (
     UnknownService,
     UnknownSubscriber,
 )
-from bot.billing.models import AuditLog, Bill, Charge, Notification, Payment, Subscriber
+from bot.billing.models import Bill, Charge, Payment, Subscriber
 from bot.billing.queries import charges_in_period, find_subscriber_by_phone, get_balance
 from bot.billing.services import (
     CHARGE_POSTED_HOOKS,
@@ -30,6 +31,7 @@ from bot.billing.services import (
 )
 from bot.clock import FixedClock
 from bot.db import Store
+from bot.notifications.models import Notification
 from bot.schema import metadata
 from tests.support.demo import LI, ZHANG
 

@@ -12,8 +12,8 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from bot.billing.seed import DEMO_AGENT_NAME, DEMO_AGENT_USERNAME
 from bot.handoff import service
+from bot.seed import DEMO_AGENT_NAME, DEMO_AGENT_USERNAME
 from bot.settings import DEV_AGENT_PASSWORD
 from tests.support.browser import ARTIFACTS, Chat, tracker_events
 from tests.support.servers import Servers

@@ -13,10 +13,10 @@ import pytest
 
 import bot.app
 import bot.settings
-from bot.billing.seed import DEMO_PHONES, seed_demo
 from bot.channels.web import WebChatInput, _read_outbox
 from bot.db import Store
-from bot.identity.sms import OutboxSmsGateway
+from bot.notifications.sms import OutboxSmsGateway
+from bot.seed import DEMO_PHONES, seed_demo
 from tests.support.sanic_server import serve
 from tests.support.settings import SETTINGS
 

@@ -29,8 +29,8 @@ from bot.channels.guard import MASK, SECRET_INTENT, SecretGuard
 from bot.channels.rest import FAILURE_TEXT
 from bot.channels.wechat import TEXT_ONLY, WeChatConfig, WeChatInput, parse_xml
 from bot.channels.wechat_crypto import MessageCrypto
+from bot.notifications.wechat_api import WeChatApi
 from bot.settings import PROJECT_ROOT
-from bot.wechat.api import WeChatApi
 from tests.support.fake_wechat import APP_ID, APP_SECRET, FakeWeChatApi
 from tests.support.wechat import AES_KEY, TOKEN, make_config
 

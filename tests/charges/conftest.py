@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.db import Store
-from bot.identity.sms import OutboxSmsGateway
+from bot.notifications.sms import OutboxSmsGateway
 from bot.settings import Settings
 from tests.support.settings import SETTINGS
 

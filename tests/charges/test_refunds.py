@@ -10,8 +10,8 @@ from bot.billing.periods import resolve_periods
 from bot.billing.refunds import EXISTS, NOTHING, OPENED, refund_flagged_charges
 from bot.clock import FixedClock
 from bot.db import Store
-from bot.identity.errors import SmsGatewayError
-from bot.identity.sms import OutboxSmsGateway
+from bot.notifications.errors import SmsGatewayError
+from bot.notifications.sms import OutboxSmsGateway
 from tests.support.demo import LIU, ZHANG, subscriber_id
 from tests.support.sms import FailingGateway
 

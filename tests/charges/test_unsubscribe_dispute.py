@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from bot.audit import AuditLog
 from bot.billing.charges import (
     NotSubscribed,
     UnknownCharge,
@@ -18,12 +19,13 @@ from bot.billing.charges import (
     unsubscribe_and_dispute,
 )
 from bot.billing.errors import UnknownService, UnknownSubscriber
-from bot.billing.models import AuditLog, Charge, Dispute, DisputeCharge, Notification, Subscription
+from bot.billing.models import Charge, Dispute, DisputeCharge, Subscription
 from bot.billing.periods import resolve_periods
 from bot.clock import FixedClock
 from bot.db import Store
-from bot.identity.errors import SmsGatewayError
-from bot.identity.sms import OutboxSmsGateway
+from bot.notifications.errors import SmsGatewayError
+from bot.notifications.models import Notification
+from bot.notifications.sms import OutboxSmsGateway
 from bot.schema import metadata
 from tests.support.demo import CHEN, LIU, ZHANG, subscriber_id
 from tests.support.sms import FailingGateway

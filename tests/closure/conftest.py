@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.identity.sms import OutboxSmsGateway
+from bot.notifications.sms import OutboxSmsGateway
 from tests.support.sms import FailingGateway
 
 

@@ -17,7 +17,7 @@ from bot.billing.queries import find_subscriber_by_phone
 from bot.cli import main
 from bot.clock import SHANGHAI, FixedClock
 from bot.db import Store
-from bot.identity.sms import OutboxSmsGateway
+from bot.notifications.sms import OutboxSmsGateway
 from tests.support.demo import LIU
 from tests.support.settings import TEST_ENV
 

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from bot.audit import AuditLog
 from bot.billing.closure import (
     COOLING_OFF_DAYS,
     ClosureCancelResult,
@@ -28,23 +29,14 @@ from bot.billing.errors import (
     NoPendingClosure,
     UnknownSubscriber,
 )
-from bot.billing.models import (
-    AuditLog,
-    Bill,
-    Charge,
-    ClosureRequest,
-    Dispute,
-    Notification,
-    Payment,
-    Subscriber,
-    Subscription,
-)
+from bot.billing.models import Bill, Charge, ClosureRequest, Dispute, Payment, Subscriber, Subscription
 from bot.billing.queries import active_subscriptions, find_subscriber_by_phone
 from bot.billing.services import post_charge, record_payment
 from bot.clock import SHANGHAI, FixedClock
 from bot.db import Store
-from bot.identity.errors import SmsGatewayError
-from bot.identity.sms import OutboxSmsGateway, SmsGateway
+from bot.notifications.errors import SmsGatewayError
+from bot.notifications.models import Notification
+from bot.notifications.sms import OutboxSmsGateway, SmsGateway
 from bot.schema import metadata
 from tests.support.demo import CHEN, LI, LIU, WANG, ZHANG
 from tests.support.sms import FailingGateway

@@ -10,12 +10,13 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.billing.closure import ClosureResult, request_closure
-from bot.billing.models import ClosureRequest, Notification
+from bot.billing.models import ClosureRequest
 from bot.billing.queries import find_subscriber_by_phone
-from bot.billing.seed import seed_demo
 from bot.clock import FixedClock
 from bot.db import Store
-from bot.identity.sms import OutboxSmsGateway
+from bot.notifications.models import Notification
+from bot.notifications.sms import OutboxSmsGateway
+from bot.seed import seed_demo
 from tests.support.demo import LIU
 from tests.support.postgres import empty_postgres
 from tests.support.settings import SETTINGS

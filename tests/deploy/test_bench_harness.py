@@ -16,9 +16,9 @@ from sqlalchemy import create_engine, func, select, text
 
 from bench.harness import PROFILES, Outbox, Turn, clone_accounts, percentile, summarise, tracker_losses
 from bot.billing.models import Charge, Subscriber, Subscription
-from bot.billing.seed import DEMO_PASSWORD, seed_demo
 from bot.db import Store
 from bot.identity.hashing import verify_secret
+from bot.seed import DEMO_PASSWORD, seed_demo
 from tests.support.postgres import empty_postgres
 from tests.support.settings import SETTINGS
 

@@ -17,9 +17,11 @@ from typing import Any, Optional
 import requests
 from sqlalchemy import select
 
-from bot.billing.models import AuditLog, Notification, Subscriber
+from bot.audit import AuditLog
+from bot.billing.models import Subscriber
 from bot.clock import SystemClock
 from bot.identity.models import VerificationChallenge
+from bot.notifications.models import Notification
 from tests.support.demo import LI, WANG
 from tests.support.servers import CODES_PER_CLIENT_HOUR, REST_TOKEN, Servers
 

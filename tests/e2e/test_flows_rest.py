@@ -8,8 +8,9 @@ from datetime import datetime, timezone
 
 from sqlalchemy import select
 
-from bot.billing.models import ClosureRequest, Dispute, Notification
+from bot.billing.models import ClosureRequest, Dispute
 from bot.billing.services import post_charge, record_payment
+from bot.notifications.models import Notification
 from tests.support.servers import Servers
 
 

@@ -13,11 +13,11 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from bot.billing.seed import DEMO_AGENT_USERNAME
 from bot.channels.wechat import parse_xml
 from bot.clock import SystemClock
 from bot.handoff import service
 from bot.handoff.models import Agent, Handoff
+from bot.seed import DEMO_AGENT_USERNAME
 from tests.support.servers import Servers, post_text
 
 WAITING = re.compile(r"您仍在人工客服队列中，当前排在第 \d+ 位，预计还需等待约 \d+ 分钟")

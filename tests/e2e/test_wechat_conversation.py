@@ -16,13 +16,14 @@ import requests
 from sqlalchemy import select
 
 from bot.alerts.rules import cancel_alert
-from bot.billing.models import Notification, Subscriber, WeChatBinding
+from bot.billing.models import Subscriber
 from bot.billing.services import post_charge, record_payment
 from bot.channels.wechat import parse_xml
 from bot.clock import SystemClock
-from bot.identity.sms import OutboxSmsGateway
-from bot.wechat.api import WeChatApi
-from bot.wechat.delivery import WeChatAlertSender
+from bot.notifications.models import Notification, WeChatBinding
+from bot.notifications.sms import OutboxSmsGateway
+from bot.notifications.wechat_api import WeChatApi
+from bot.notifications.wechat_delivery import WeChatAlertSender
 from tests.support.fake_wechat import APP_ID, APP_SECRET, FakeWeChatApi
 from tests.support.servers import WECHAT_ACCOUNT as ACCOUNT
 from tests.support.servers import Servers, post_text, signed_query

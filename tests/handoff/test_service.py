@@ -9,8 +9,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from bot.billing.models import AuditLog
-from bot.billing.seed import DEMO_AGENT_USERNAME, seed_demo_agent
+from bot.audit import AuditLog
 from bot.clock import FixedClock
 from bot.db import Store
 from bot.handoff import service
@@ -23,6 +22,7 @@ from bot.handoff.errors import (
     NotHolder,
 )
 from bot.handoff.models import Agent, AgentSession, Handoff
+from bot.seed import DEMO_AGENT_USERNAME, seed_demo_agent
 from bot.settings import DEV_AGENT_PASSWORD, SettingsError, settings_from_env
 from tests.support.settings import SETTINGS
 

@@ -13,13 +13,14 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from bot.billing.models import AuditLog, Notification
+from bot.audit import AuditLog
 from bot.clock import FixedClock
 from bot.db import Store
 from bot.identity.errors import ClientRateLimited, TooManyCodes, TooManyNumbers
 from bot.identity.models import VerificationChallenge
 from bot.identity.service import VerificationService
-from bot.identity.sms import OutboxSmsGateway
+from bot.notifications.models import Notification
+from bot.notifications.sms import OutboxSmsGateway
 from bot.settings import Settings, SettingsError, settings_from_env
 from tests.support.identity import SECRET_KEY, add_subscriber, count, received_code
 from tests.support.postgres import empty_postgres

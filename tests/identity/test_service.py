@@ -9,11 +9,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from bot.billing.models import AuditLog, Notification
+from bot.audit import AuditLog
 from bot.clock import FixedClock
 from bot.db import Store
 from bot.identity import service as service_module
-from bot.identity.errors import NotVerified, NumberLocked, SmsGatewayError, TooManyCodes, UnknownNumber
+from bot.identity.errors import NotVerified, NumberLocked, TooManyCodes, UnknownNumber
 from bot.identity.models import NumberLock, VerificationAttempt, VerificationChallenge, VerifiedConversation
 from bot.identity.service import (
     CODE_TTL,
@@ -25,7 +25,9 @@ from bot.identity.service import (
     VerificationService,
     Verified,
 )
-from bot.identity.sms import OutboxSmsGateway
+from bot.notifications.errors import SmsGatewayError
+from bot.notifications.models import Notification
+from bot.notifications.sms import OutboxSmsGateway
 from bot.settings import Settings
 from tests.support.identity import ID_LAST6, PASSWORD, PHONE, SECRET_KEY, add_subscriber, count, received_code
 from tests.support.sms import FailingGateway

@@ -13,10 +13,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from sqlalchemy import select
 
-from bot.billing.models import Notification
 from bot.db import Store
-from bot.identity.errors import SmsGatewayError
-from bot.identity.sms import HttpSmsGateway, OutboxSmsGateway, gateway_from_settings, mask_codes
+from bot.notifications.errors import SmsGatewayError
+from bot.notifications.models import Notification
+from bot.notifications.sms import HttpSmsGateway, OutboxSmsGateway, gateway_from_settings, mask_codes
 from bot.settings import Settings
 
 AT = datetime(2026, 11, 22, 2, 0, tzinfo=timezone.utc)

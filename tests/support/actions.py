@@ -11,11 +11,11 @@ from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import func, select
 
 from bot.app import Services
-from bot.billing.models import Notification
 from bot.clock import FixedClock
 from bot.db import Store
 from bot.identity.service import VerificationService
-from bot.identity.sms import OutboxSmsGateway
+from bot.notifications.models import Notification
+from bot.notifications.sms import OutboxSmsGateway
 from tests.support.settings import SETTINGS
 
 

@@ -6,8 +6,10 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from bot.billing.models import AlertRule, AuditLog, Notification, Subscriber
+from bot.audit import AuditLog
+from bot.billing.models import AlertRule, Subscriber
 from bot.db import Store
+from bot.notifications.models import Notification
 from bot.schema import metadata
 
 

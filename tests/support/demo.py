@@ -1,4 +1,4 @@
-"""The demo subscribers' numbers (bot/billing/seed.py tells their stories) and a look-up by number."""
+"""The demo subscribers' numbers (bot/seed.py tells their stories) and a look-up by number."""
 
 from __future__ import annotations
 

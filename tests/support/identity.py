@@ -7,10 +7,11 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
-from bot.billing.models import Notification, Plan, Subscriber
+from bot.billing.models import Plan, Subscriber
 from bot.clock import FixedClock
 from bot.db import Store
 from bot.identity.hashing import hash_secret
+from bot.notifications.models import Notification
 
 SECRET_KEY = "test-secret-key-for-identity-tests-0123456789"
 PASSWORD = "135790"

@@ -23,11 +23,11 @@ import pytest
 import requests
 from sqlalchemy import select
 
-from bot.billing.models import Notification
-from bot.billing.seed import seed_demo
 from bot.clock import SystemClock
 from bot.db import Store
 from bot.migrate import upgrade
+from bot.notifications.models import Notification
+from bot.seed import seed_demo
 from bot.settings import PROJECT_ROOT, settings_from_env
 
 REST_TOKEN = "e2e-rest-token"

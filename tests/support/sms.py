@@ -7,8 +7,8 @@ from typing import Any, Optional
 
 from sqlalchemy.orm import Session
 
-from bot.identity.errors import SmsGatewayError
-from bot.identity.sms import OutboxSmsGateway
+from bot.notifications.errors import SmsGatewayError
+from bot.notifications.sms import OutboxSmsGateway
 
 
 class RecordingGateway(OutboxSmsGateway):

@@ -9,7 +9,7 @@ from bot.billing.services import post_charge
 from bot.channels.wechat import WeChatConfig
 from bot.clock import FixedClock
 from bot.db import Store
-from bot.wechat.bindings import bind
+from bot.identity.wechat import bind
 from tests.support.demo import ZHANG, subscriber_id
 from tests.support.fake_wechat import APP_ID, APP_SECRET
 

@@ -22,7 +22,7 @@ async def fake_wechat() -> AsyncIterator[FakeWeChatApi]:
 @pytest.fixture
 def services(store: Any, clock: Any) -> Any:
     """The assistant's services on the demo store (as the action tests build them)."""
-    from bot.billing.seed import seed_demo
+    from bot.seed import seed_demo
     from tests.support.actions import services_on
     from tests.support.settings import SETTINGS
 

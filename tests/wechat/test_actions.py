@@ -16,7 +16,8 @@ from actions.alerts import ActionSaveAlert, ValidateAlertForm
 from actions.identity import ActionVerificationDone
 from actions.wechat import ActionUnbindWechat
 from bot.app import Services
-from bot.billing.models import AlertRule, WeChatBinding
+from bot.billing.models import AlertRule
+from bot.notifications.models import WeChatBinding
 from tests.support.actions import verify
 from tests.support.demo import ZHANG
 from tests.support.wechat import OPENID

@@ -7,12 +7,14 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from bot.audit import AuditLog
 from bot.billing.closure import complete_due_closures, request_closure
-from bot.billing.models import AuditLog, WeChatBinding
 from bot.clock import FixedClock
 from bot.db import Store
-from bot.identity.sms import OutboxSmsGateway
-from bot.wechat.bindings import bind, binding_of, is_bound, unbind_openid, unbind_subscriber
+from bot.identity.wechat import bind
+from bot.notifications.models import WeChatBinding
+from bot.notifications.sms import OutboxSmsGateway
+from bot.notifications.wechat_bindings import binding_of, is_bound, unbind_openid, unbind_subscriber
 from tests.support.demo import LIU, ZHANG, subscriber_id
 from tests.support.wechat import OPENID
 

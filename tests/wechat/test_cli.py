@@ -10,10 +10,10 @@ import pytest
 from sqlalchemy import func, select
 
 from bot import settings as bot_settings
-from bot.billing.models import WeChatBinding
 from bot.cli import main
 from bot.clock import FixedClock
 from bot.db import Store
+from bot.notifications.models import WeChatBinding
 from tests.support.alerts import alert_messages
 from tests.support.demo import WANG, ZHANG
 from tests.support.fake_wechat import APP_ID, APP_SECRET, FakeWeChatApi

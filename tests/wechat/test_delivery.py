@@ -10,12 +10,13 @@ from typing import Any, Optional
 import pytest
 from sqlalchemy import select
 
-from bot.billing.models import AuditLog, Notification, WeChatBinding
+from bot.audit import AuditLog
 from bot.clock import FixedClock
 from bot.db import Store
+from bot.notifications.models import Notification, WeChatBinding
+from bot.notifications.wechat_api import WeChatApi
+from bot.notifications.wechat_delivery import WeChatAlertSender, sender_from_settings
 from bot.settings import settings_from_env
-from bot.wechat.api import WeChatApi
-from bot.wechat.delivery import WeChatAlertSender, sender_from_settings
 from tests.support.alerts import alert_messages
 from tests.support.demo import ZHANG
 from tests.support.fake_wechat import APP_ID, APP_SECRET, FakeWeChatApi

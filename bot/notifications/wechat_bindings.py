@@ -24,7 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot import audit
-from bot.billing.models import Subscriber, WeChatBinding
+from bot.notifications.models import WeChatBinding
 
 #: Why a binding ended (the audit entry's ``reason``).
 UNBIND_REASONS = ("request", "closure", "unsubscribed", "rebound")
@@ -79,10 +79,11 @@ def _remove(
     session.flush()
 
 
-def bind(
+def record_binding(
     session: Session, *, openid: str, subscriber_id: int, at: datetime, conversation_id: Optional[str]
 ) -> BindResult:
-    """Binds the subscriber's number to ``openid`` (after a verification in the WeChat channel).
+    """Binds the subscriber's number to ``openid``; whether the account may be bound is the caller's
+    rule (``bot.identity.wechat.bind`` checks it is open).
 
     Args:
         session: the caller's unit of work.
@@ -95,15 +96,12 @@ def bind(
         Whether anything changed, and whether an earlier binding was moved.
 
     Raises:
-        ValueError: an empty OpenID, a naive time, or an account that is unknown or closed.
+        ValueError: an empty OpenID or a naive time.
     """
     if not openid or len(openid) > 64:
         raise ValueError("an OpenID is 1-64 characters")
     if at.tzinfo is None:
         raise ValueError("'at' must be a timezone-aware datetime")
-    status = session.scalar(select(Subscriber.status).where(Subscriber.id == subscriber_id))
-    if status is None or status == "closed":
-        raise ValueError("only an existing, open account can be bound")
     existing = session.scalars(
         select(WeChatBinding)
         .where((WeChatBinding.openid == openid) | (WeChatBinding.subscriber_id == subscriber_id))

@@ -5,12 +5,12 @@ and status ``queued`` in the transaction of the charge; this sender (``python -m
 deliver-wechat``, started by ``make run``, ``make run-prod`` and the deployments) takes the rows
 that are due and, one row per transaction:
 
-* the number is bound (``bot.wechat.bindings``) → a template message to the OpenID
+* the number is bound (``bot.notifications.wechat_bindings``) → a template message to the OpenID
   (``WECHAT_ALERT_TEMPLATE_ID``). errcode 0: the row is ``sent``;
 * errcode -1 (system busy), an HTTP 5xx, a network error or no access token → the row stays
   ``queued`` with ``attempts`` + 1 and ``next_attempt_at`` after a doubling pause
   (``retry_seconds``, then twice that, ...); a refused access token is refreshed once inside
-  :meth:`~bot.wechat.api.WeChatApi.send_template`;
+  :meth:`~bot.notifications.wechat_api.WeChatApi.send_template`;
 * any other errcode (43004: the follower unsubscribed, which also ends the binding), the last
   attempt used up, no binding, or WeChat not configured → the row is ``failed`` and the text goes
   by SMS instead (the gateway writes its own ``sms`` row).
@@ -44,15 +44,15 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from bot import audit
-from bot.billing.models import Notification
 from bot.clock import Clock, to_local
 from bot.db import Store
-from bot.identity.errors import SmsGatewayError
-from bot.identity.sms import SmsGateway
 from bot.money import mask_phone
+from bot.notifications.errors import SmsGatewayError
+from bot.notifications.models import Notification
+from bot.notifications.sms import SmsGateway
+from bot.notifications.wechat_api import SYSTEM_BUSY, USER_UNSUBSCRIBED, WeChatUnavailable
+from bot.notifications.wechat_bindings import binding_of, unbind_openid
 from bot.settings import Settings
-from bot.wechat.api import SYSTEM_BUSY, USER_UNSUBSCRIBED, WeChatUnavailable
-from bot.wechat.bindings import binding_of, unbind_openid
 
 logger = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ _TITLE = re.compile(r"\s*【([^】]{1,20})】\s*(.*)", re.S)
 
 
 class TemplateApi(Protocol):
-    """What the sender needs of :class:`bot.wechat.api.WeChatApi`."""
+    """What the sender needs of :class:`bot.notifications.wechat_api.WeChatApi`."""
 
     async def send_template(self, openid: str, template_id: str, data: dict[str, Any]) -> int:
         """Sends a template message; returns WeChat's errcode (raises ``WeChatUnavailable``)."""
@@ -363,8 +363,8 @@ def sender_from_settings(store: Store, settings: Settings, clock: Clock) -> WeCh
     Without ``WECHAT_APP_ID``/``WECHAT_APP_SECRET`` or ``WECHAT_ALERT_TEMPLATE_ID`` the sender
     still runs and sends every queued WeChat alert by SMS (one warning says so).
     """
-    from bot.identity.sms import gateway_from_settings
-    from bot.wechat.api import WeChatApi
+    from bot.notifications.sms import gateway_from_settings
+    from bot.notifications.wechat_api import WeChatApi
 
     api: Optional[WeChatApi] = None
     if settings.wechat_app_id and settings.wechat_app_secret:

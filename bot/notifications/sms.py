@@ -17,9 +17,9 @@ from typing import Optional, Protocol
 
 from sqlalchemy.orm import Session
 
-from bot.billing.models import Notification
-from bot.identity.errors import SmsGatewayError
 from bot.money import mask_phone
+from bot.notifications.errors import SmsGatewayError
+from bot.notifications.models import Notification
 from bot.settings import Settings
 
 logger = logging.getLogger(__name__)

@@ -39,7 +39,6 @@ from bot.billing.models import (
     Bill,
     Charge,
     DataUsage,
-    Notification,
     Payment,
     Plan,
     Service,
@@ -50,6 +49,7 @@ from bot.billing.services import settle_bills
 from bot.clock import SHANGHAI, local_period, to_local
 from bot.identity.hashing import hash_secret, normalise_id_digits
 from bot.money import yuan
+from bot.notifications.models import Notification
 from bot.settings import Settings
 
 #: The service password (服务密码) of every demo account. Only its hash is stored.
