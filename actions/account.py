@@ -23,7 +23,7 @@ from bot.billing.queries import (
 from bot.clock import to_local
 from bot.db import StoreUnavailable
 from bot.identity.service import Verified
-from bot.money import yuan
+from bot.texts.formats import yuan
 
 logger = logging.getLogger(__name__)
 

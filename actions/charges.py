@@ -19,8 +19,8 @@ from bot.billing.refunds import EXISTS, NOTHING, refund_flagged_charges
 from bot.clock import to_local
 from bot.db import StoreUnavailable
 from bot.identity.service import Verified
-from bot.money import yuan
 from bot.notifications.errors import SmsGatewayError
+from bot.texts.formats import yuan
 
 logger = logging.getLogger(__name__)
 

@@ -28,8 +28,8 @@ from bot.clock import to_local
 from bot.db import StoreUnavailable
 from bot.identity.errors import NotVerified
 from bot.identity.service import Verified
-from bot.money import yuan
 from bot.notifications.errors import SmsGatewayError
+from bot.texts.formats import yuan
 
 logger = logging.getLogger(__name__)
 

@@ -39,9 +39,9 @@ from bot.identity.errors import (
     TooManyNumbers,
     UnknownNumber,
 )
-from bot.money import mask_phone
 from bot.nlu.cues import asks_where_the_code_is
 from bot.notifications.errors import SmsGatewayError
+from bot.texts.formats import mask_phone
 
 logger = logging.getLogger(__name__)
 

@@ -23,8 +23,8 @@ from bot.billing.models import Subscriber
 from bot.db import StoreUnavailable
 from bot.identity.service import Verified
 from bot.identity.wechat import bind
-from bot.money import mask_phone
 from bot.notifications.wechat_bindings import is_bound, unbind_openid, unbind_subscriber
+from bot.texts.formats import mask_phone
 
 logger = logging.getLogger(__name__)
 

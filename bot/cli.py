@@ -29,7 +29,7 @@ from typing import Optional, TextIO
 
 from bot.billing.errors import BillingError, InvalidAmount
 from bot.clock import Clock, SystemClock, to_local
-from bot.money import mask_phone, yuan
+from bot.texts.formats import mask_phone, yuan
 
 _YUAN_RE = re.compile(r"^(\d{1,9})(?:\.(\d{1,2}))?$")
 

@@ -48,9 +48,9 @@ from bot.billing.models import (
 from bot.billing.services import settle_bills
 from bot.clock import SHANGHAI, local_period, to_local
 from bot.identity.hashing import hash_secret, normalise_id_digits
-from bot.money import yuan
 from bot.notifications.models import Notification
 from bot.settings import Settings
+from bot.texts.formats import yuan
 
 #: The service password (服务密码) of every demo account. Only its hash is stored.
 DEMO_PASSWORD = "135790"  # noqa: S105 - the documented demo password, hashed before storing

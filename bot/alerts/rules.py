@@ -36,8 +36,8 @@ from bot.billing.errors import BillingError, UnknownSubscriber
 from bot.billing.models import ALERT_TYPES, AlertRule, Subscriber
 from bot.billing.queries import ALERT_LABELS, AlertRuleView, describe_alert
 from bot.clock import local_period
-from bot.money import yuan
 from bot.notifications.models import NOTIFY_CHANNELS
+from bot.texts.formats import yuan
 
 #: Smallest and largest threshold of a balance or spend alert, fen (1.00 元 .. 10000.00 元).
 MONEY_THRESHOLD_MIN_FEN = 100

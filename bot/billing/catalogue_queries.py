@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.billing.models import Service
-from bot.money import yuan
+from bot.texts.formats import yuan
 
 
 def published_fee(session: Session, service_code: str) -> Optional[str]:

@@ -27,8 +27,8 @@ from bot.billing.models import Charge, Dispute, DisputeCharge, Service, Subscrib
 from bot.billing.periods import InvalidPeriod, describe_period, parse_period, period_start
 from bot.billing.queries import CHANNEL_LABELS, CHARGE_KIND_LABELS
 from bot.clock import to_local
-from bot.money import yuan
 from bot.notifications.sms import SmsGateway
+from bot.texts.formats import yuan
 
 #: Reason codes of a suspicious charge, in the order they are listed, with a short Chinese label.
 FLAG_LABELS = {

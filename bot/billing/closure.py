@@ -60,9 +60,9 @@ from bot.billing.models import Bill, Charge, ClosureRequest, Dispute, Payment, S
 from bot.billing.queries import SubscriptionView, active_subscriptions, period_spend_fen
 from bot.billing.services import settle_bills
 from bot.clock import SHANGHAI, local_period, to_local
-from bot.money import yuan
 from bot.notifications.sms import SmsGateway
 from bot.notifications.wechat_bindings import unbind_subscriber
+from bot.texts.formats import yuan
 
 logger = logging.getLogger(__name__)
 

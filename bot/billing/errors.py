@@ -12,7 +12,7 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Optional
 
 from bot.clock import to_local
-from bot.money import mask_phone, yuan
+from bot.texts.formats import mask_phone, yuan
 
 if TYPE_CHECKING:
     from bot.billing.closure import Blocker

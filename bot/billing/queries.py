@@ -17,9 +17,9 @@ from sqlalchemy.orm import Session
 from bot.billing.errors import UnknownSubscriber
 from bot.billing.models import AlertRule, Bill, Charge, DataUsage, Service, Subscriber, Subscription
 from bot.clock import local_period
-from bot.money import mask_phone, yuan
 from bot.notifications.models import Notification
 from bot.phone import normalise_phone
+from bot.texts.formats import mask_phone, yuan
 
 #: How a subscriber's status reads in Chinese.
 STATUS_LABELS = {"active": "正常", "suspended": "停机", "closing": "销户处理中", "closed": "已销户"}

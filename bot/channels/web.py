@@ -37,8 +37,8 @@ _KIND_LABELS = {"verification_code": "验证码"}
 
 
 def _demo_phones() -> list[dict[str, str]]:
-    from bot.money import mask_phone
     from bot.seed import DEMO_STORIES
+    from bot.texts.formats import mask_phone
 
     return [
         {"key": str(index), "name": story.name, "masked_phone": mask_phone(story.phone)}
@@ -51,8 +51,8 @@ def _read_outbox(index: int) -> Optional[dict[str, Any]]:
     from bot.app import get_services
     from bot.billing.queries import NOTIFY_CHANNEL_LABELS, list_outbox
     from bot.clock import to_local
-    from bot.money import mask_phone
     from bot.seed import DEMO_STORIES
+    from bot.texts.formats import mask_phone
 
     if not 0 <= index < len(DEMO_STORIES):
         return None

@@ -55,10 +55,10 @@ from bot.identity.models import (
     VerificationChallenge,
     VerifiedConversation,
 )
-from bot.money import mask_phone
 from bot.notifications.sms import SmsGateway
 from bot.phone import normalise_phone
 from bot.settings import Settings
+from bot.texts.formats import mask_phone
 
 logger = logging.getLogger(__name__)
 

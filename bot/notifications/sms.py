@@ -17,10 +17,10 @@ from typing import Optional, Protocol
 
 from sqlalchemy.orm import Session
 
-from bot.money import mask_phone
 from bot.notifications.errors import SmsGatewayError
 from bot.notifications.models import Notification
 from bot.settings import Settings
+from bot.texts.formats import mask_phone
 
 logger = logging.getLogger(__name__)
 

@@ -46,13 +46,13 @@ from sqlalchemy.orm import Session
 from bot import audit
 from bot.clock import Clock, to_local
 from bot.db import Store
-from bot.money import mask_phone
 from bot.notifications.errors import SmsGatewayError
 from bot.notifications.models import Notification
 from bot.notifications.sms import SmsGateway
 from bot.notifications.wechat_api import SYSTEM_BUSY, USER_UNSUBSCRIBED, WeChatUnavailable
 from bot.notifications.wechat_bindings import binding_of, unbind_openid
 from bot.settings import Settings
+from bot.texts.formats import mask_phone
 
 logger = logging.getLogger(__name__)
 

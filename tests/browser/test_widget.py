@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from bot.billing.models import Subscriber
 from bot.channels.guard import MASK
-from bot.money import yuan
+from bot.texts.formats import yuan
 from tests.support.browser import Chat, user_texts
 from tests.support.servers import Servers
 
