@@ -12,15 +12,8 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.account import store_failed
-from actions.common import (
-    FORM_DIGRESSIONS,
-    GatedRequestAction,
-    ServiceAction,
-    UsesServices,
-    latest_intent,
-    offer_rating,
-    resumable,
-)
+from actions.base import ServiceAction, UsesServices, latest_intent
+from actions.common import FORM_DIGRESSIONS, GatedRequestAction, offer_rating, resumable
 from bot.app import Services
 from bot.billing.closure import Blocker, cancel_closure, check_closure, request_closure
 from bot.billing.errors import ClosureBlocked, ConsentRequired, NoPendingClosure

@@ -7,17 +7,23 @@ steer the dialogue (``verification_needed``) and never grant access.
 from __future__ import annotations
 
 import logging
-from abc import ABC, abstractmethod
+from abc import ABC
 from collections.abc import Callable
 from typing import Any, Optional
 
-from rasa_sdk import Action, Tracker
+from rasa_sdk import Tracker
 from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot.app import Services, get_services
-from bot.clock import to_local
+from actions.base import ServiceAction, local_time
+from actions.handoff import dependency_handoff
+from bot.app import Services
+from bot.db import StoreUnavailable
+from bot.handoff.summary import is_escalating
+from bot.identity.errors import NumberLocked
 from bot.identity.service import Verified
+from bot.nlu.cues import sounds_upset
+from bot.nlu.requests import further_requests, in_order
 
 logger = logging.getLogger(__name__)
 
@@ -57,52 +63,6 @@ def resumable(request: str) -> Callable[[Handler], Handler]:
     return register
 
 
-def latest_entity(tracker: Tracker, entity: str) -> Optional[str]:
-    """The value of ``entity`` in the latest message, if it has one."""
-    return next(tracker.get_latest_entity_values(entity), None)
-
-
-def latest_intent(tracker: Tracker) -> Optional[str]:
-    return (tracker.latest_message or {}).get("intent", {}).get("name")
-
-
-def find_phone(tracker: Tracker) -> Optional[str]:
-    """The mobile number in the latest message: the entity, or one in the text (``bot.phone``)."""
-    from bot.phone import find_phone as phone_in
-
-    for value in tracker.get_latest_entity_values("phone_number"):
-        number = phone_in(str(value))
-        if number:
-            return number
-    return phone_in((tracker.latest_message or {}).get("text") or "")
-
-
-def local_time(when: Any) -> str:
-    """``HH:MM`` in Asia/Shanghai, as subscribers read times."""
-    return to_local(when).strftime("%H:%M")
-
-
-class UsesServices:
-    """Injectable services: tests hand in their own; the server builds them lazily on first use."""
-
-    def __init__(self, services: Optional[Services] = None) -> None:
-        self._services = services
-
-    @property
-    def services(self) -> Services:
-        if self._services is None:
-            self._services = get_services()
-        return self._services
-
-
-class ServiceAction(UsesServices, Action, ABC):
-    """A custom action with the assistant's services."""
-
-    @abstractmethod
-    def name(self) -> str:
-        """The action's name in the domain."""
-
-
 class GatedRequestAction(ServiceAction, ABC):
     """An account request that needs a verified conversation; otherwise starts verification.
 
@@ -118,11 +78,6 @@ class GatedRequestAction(ServiceAction, ABC):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
-        from bot.db import StoreUnavailable
-        from bot.handoff.summary import is_escalating
-        from bot.identity.errors import NumberLocked
-        from bot.nlu.cues import sounds_upset
-
         text = (tracker.latest_message or {}).get("text") or ""
         if is_escalating(text):
             # 投诉, 工信部, 12300 …: a person takes it, as any escalating complaint; the request
@@ -148,8 +103,6 @@ class GatedRequestAction(ServiceAction, ABC):
                     SlotSet("otp_status", "verified"),
                 ]
         except StoreUnavailable:
-            from actions.handoff import dependency_handoff
-
             logger.warning("store unavailable while checking verification")
             dispatcher.utter_message(response="utter_service_unavailable")
             return [
@@ -175,7 +128,6 @@ class GatedRequestAction(ServiceAction, ABC):
 
     def _further(self, tracker: Tracker) -> list[str]:
         """The other requests of the same message (``bot.nlu.requests``), when it was typed for this one."""
-        from bot.nlu.requests import further_requests
 
         message = tracker.latest_message or {}
         if (message.get("intent") or {}).get("name") not in (self.request, "nlu_fallback"):
@@ -214,7 +166,6 @@ def run_requests(
     Only the last answer offers a rating; the charges explanation does not offer the refund that
     follows it in the same turn.
     """
-    from bot.nlu.requests import in_order
 
     ordered = [r for r in in_order(requests) if r in RESUMABLE]
     if len(ordered) == 1:
@@ -255,7 +206,6 @@ def resume_if_verified(
         nothing further), ``[]`` after a kind message when the store is unreachable, or None when
         the conversation is not verified (the caller decides what to say).
     """
-    from bot.db import StoreUnavailable
 
     try:
         verified = services.verification.current(tracker.sender_id)

@@ -10,10 +10,16 @@ from rasa_sdk import Tracker
 from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import ServiceAction, latest_entity, resume_if_verified
+from actions.base import ServiceAction, latest_entity
+from actions.common import resume_if_verified
+from bot.billing.catalogue_queries import published_fee
 from bot.db import StoreUnavailable
 from bot.feedback import InvalidRating, record_rating
+from bot.handoff.summary import is_escalating
+from bot.nlu.clarify import button_payload, clarification_options
+from bot.nlu.cues import telecom_topic
 from bot.nlu.noise import NOISE_INTENT, is_blank
+from bot.nlu.requests import further_requests
 
 logger = logging.getLogger(__name__)
 
@@ -91,8 +97,6 @@ class ActionAnswerFaq(ServiceAction):
         key = chosen.get("intent_response_key") or "faq/fee_standard"
         code = latest_entity(tracker, "service") or tracker.get_slot("service")
         if key == "faq/fee_standard" and code:
-            from bot.billing.catalogue_queries import published_fee
-
             try:
                 with self.services.store.transaction() as session:
                     fee = published_fee(session, code)
@@ -197,8 +201,6 @@ QUERY_ACTIONS = {
 
 def several_queries(parse_data: dict[str, Any]) -> list[str]:
     """The queries of a not-understood message that names two or more (the likelier one first)."""
-    from bot.nlu.requests import further_requests
-
     ranking = [r.get("name") for r in parse_data.get("intent_ranking") or []]
     top = next((name for name in ranking if name in QUERY_ACTIONS), None)
     if top is None:
@@ -258,8 +260,6 @@ def clarification_buttons(parse_data: dict[str, Any], domain: dict[str, Any]) ->
     call: should the action endpoint ever send the domain selectively, ``action_fallback`` needs
     ``send_domain: true`` in domain.yml.
     """
-    from bot.nlu.clarify import button_payload, clarification_options
-
     responses = domain.get("responses") or {}
     buttons = []
     for intent in clarification_options(parse_data):
@@ -282,8 +282,6 @@ class ActionOutOfScope(ServiceAction):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
-        from bot.nlu.cues import telecom_topic
-
         if telecom_topic((tracker.latest_message or {}).get("text") or ""):
             dispatcher.utter_message(response="utter_out_of_scope_telecom")
         else:
@@ -304,8 +302,6 @@ class ActionComplain(ServiceAction):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
-        from bot.handoff.summary import is_escalating
-
         if is_escalating((tracker.latest_message or {}).get("text") or ""):
             dispatcher.utter_message(response="utter_handoff_complaint")
             return [SlotSet("last_task", "complaint"), SlotSet("handoff_reason", "complaint")]

@@ -16,7 +16,7 @@ from rasa_sdk import Tracker
 from rasa_sdk.events import ActionExecuted, ConversationPaused, EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import ServiceAction, latest_intent
+from actions.base import ServiceAction, latest_intent
 from bot.app import Services
 from bot.db import StoreUnavailable
 from bot.handoff import service

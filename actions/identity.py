@@ -16,16 +16,9 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.common import (
-    INTERRUPTING_INTENTS,
-    RESUMABLE,
-    ServiceAction,
-    UsesServices,
-    find_phone,
-    latest_intent,
-    local_time,
-    run_requests,
-)
+from actions.base import ServiceAction, UsesServices, find_phone, latest_intent, local_time
+from actions.common import INTERRUPTING_INTENTS, RESUMABLE, run_requests
+from actions.handoff import dependency_handoff
 from actions.wechat import bind_after_verification
 from bot.app import Services
 from bot.clock import to_local
@@ -358,8 +351,6 @@ class ActionVerificationDone(ServiceAction):
             if not any(s in ("locked", "rate_limited", "error", "failed") for s in statuses):
                 dispatcher.utter_message(response="utter_verification_incomplete")
             if "error" in statuses:
-                from actions.handoff import dependency_handoff
-
                 return [*events, *failed, *dependency_handoff(self.services, dispatcher, tracker)]
             return [*events, *failed]
         bind_after_verification(self.services, dispatcher, tracker, verified)
