@@ -12,18 +12,12 @@ from actions.common import GatedRequestAction, resumable
 from bot.app import Services
 from bot.billing.charges import explain_charges
 from bot.billing.periods import InvalidPeriod, describe_period, resolve_periods
-from bot.billing.queries import (
-    BILL_STATUS_LABELS,
-    account_summary,
-    active_subscriptions,
-    get_balance,
-    list_bills,
-    plan_of,
-)
+from bot.billing.queries import account_summary, active_subscriptions, get_balance, list_bills, plan_of
 from bot.clock import to_local
 from bot.db import StoreUnavailable
 from bot.identity.service import Verified
 from bot.texts.formats import yuan
+from bot.texts.labels import BILL_STATUS_LABELS
 
 logger = logging.getLogger(__name__)
 

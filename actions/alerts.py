@@ -17,10 +17,10 @@ from actions.common import FORM_DIGRESSIONS, GatedRequestAction, offer_rating, r
 from actions.wechat import alert_channel_for, wechat_bound
 from bot.alerts.rules import InvalidAlert, NoSuchAlert, cancel_alert, change_alert, create_alert, list_alerts
 from bot.app import Services
-from bot.billing.queries import ALERT_LABELS, describe_alert
 from bot.db import StoreUnavailable
 from bot.identity.errors import NotVerified
 from bot.identity.service import Verified
+from bot.texts.labels import ALERT_LABELS, describe_alert
 
 logger = logging.getLogger(__name__)
 

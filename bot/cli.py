@@ -353,8 +353,9 @@ def _gb(mb: int) -> str:
 
 
 def _cmd_show(args: argparse.Namespace, clock: Clock, out: TextIO) -> int:
-    from bot.billing.queries import CHANNEL_LABELS, account_summary, describe_alert
+    from bot.billing.queries import account_summary
     from bot.phone import normalise_phone
+    from bot.texts.labels import CHANNEL_LABELS, describe_alert
 
     if normalise_phone(args.phone) is None:
         raise CommandError(f"号码格式不正确：{args.phone}（应为 11 位手机号码）")
@@ -414,8 +415,9 @@ def _cmd_show(args: argparse.Namespace, clock: Clock, out: TextIO) -> int:
 
 
 def _cmd_outbox(args: argparse.Namespace, clock: Clock, out: TextIO) -> int:
-    from bot.billing.queries import NOTIFY_CHANNEL_LABELS, list_outbox
+    from bot.billing.queries import list_outbox
     from bot.phone import normalise_phone
+    from bot.texts.labels import NOTIFY_CHANNEL_LABELS
 
     number = normalise_phone(args.phone)
     if number is None:

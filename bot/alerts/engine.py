@@ -49,12 +49,13 @@ from sqlalchemy.orm import Session
 from bot import audit
 from bot.alerts.rules import AlertError, armed_for_period
 from bot.billing.models import AlertRule, Charge, DataUsage, Payment, Subscriber
-from bot.billing.queries import ALERT_LABELS, NOTIFY_CHANNEL_LABELS, period_spend_fen
+from bot.billing.queries import period_spend_fen
 from bot.clock import local_period, to_local
 from bot.notifications.errors import SmsGatewayError
 from bot.notifications.models import Notification
 from bot.notifications.sms import SmsGateway, gateway_from_settings
 from bot.texts.formats import yuan
+from bot.texts.labels import ALERT_LABELS, NOTIFY_CHANNEL_LABELS
 
 #: The ``notifications.kind`` of every alert message (the same as the demo history's alerts).
 ALERT_KIND = "alert"

@@ -34,10 +34,11 @@ from sqlalchemy.orm import Session
 from bot import audit
 from bot.billing.errors import BillingError, UnknownSubscriber
 from bot.billing.models import ALERT_TYPES, AlertRule, Subscriber
-from bot.billing.queries import ALERT_LABELS, AlertRuleView, describe_alert
+from bot.billing.queries import AlertRuleView
 from bot.clock import local_period
 from bot.notifications.models import NOTIFY_CHANNELS
 from bot.texts.formats import yuan
+from bot.texts.labels import ALERT_LABELS, describe_alert
 
 #: Smallest and largest threshold of a balance or spend alert, fen (1.00 元 .. 10000.00 元).
 MONEY_THRESHOLD_MIN_FEN = 100

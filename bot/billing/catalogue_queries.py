@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.billing.models import Service
-from bot.texts.formats import yuan
+from bot.texts import billing as copy
 
 
 def published_fee(session: Session, service_code: str) -> Optional[str]:
@@ -16,8 +16,6 @@ def published_fee(session: Session, service_code: str) -> Optional[str]:
     service = session.scalars(select(Service).where(Service.code == service_code)).one_or_none()
     if service is None:
         return None
-    unit = "月" if service.billing == "monthly" else "次"
-    return (
-        f"{service.name}的公布资费为 {yuan(service.monthly_fee_fen)} 元/{unit}。{service.description}"
-        f"（业务提供方：{service.provider}）如需退订，告诉我“退订{service.name}”即可。"
+    return copy.published_fee(
+        service.name, service.billing, service.monthly_fee_fen, service.description, service.provider
     )

@@ -25,10 +25,10 @@ from bot import audit
 from bot.billing.errors import BillingError, UnknownService, UnknownSubscriber
 from bot.billing.models import Charge, Dispute, DisputeCharge, Service, Subscriber, Subscription
 from bot.billing.periods import InvalidPeriod, describe_period, parse_period, period_start
-from bot.billing.queries import CHANNEL_LABELS, CHARGE_KIND_LABELS
 from bot.clock import to_local
 from bot.notifications.sms import SmsGateway
 from bot.texts.formats import yuan
+from bot.texts.labels import CHANNEL_LABELS, CHARGE_KIND_LABELS
 
 #: Reason codes of a suspicious charge, in the order they are listed, with a short Chinese label.
 FLAG_LABELS = {
@@ -341,7 +341,7 @@ def _periods(periods: Iterable[str]) -> tuple[str, ...]:
         if period not in wanted:
             wanted.append(period)
     if not wanted:
-        raise InvalidPeriod(tuple(wanted), "没有指定账期")
+        raise InvalidPeriod(tuple(wanted), "none_given")
     return tuple(wanted)
 
 

@@ -12,19 +12,11 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Optional
 
 from bot.clock import to_local
-from bot.texts.formats import mask_phone, yuan
+from bot.texts import billing as copy
+from bot.texts.formats import yuan
 
 if TYPE_CHECKING:
     from bot.billing.closure import Blocker
-
-
-def _who(phone: str | int) -> str:
-    text = str(phone)
-    if len(text) == 11 and text.isdigit():
-        return f"号码 {mask_phone(text)} "
-    if isinstance(phone, int) or text.isdigit():
-        return f"用户编号 {text} "
-    return "该号码"
 
 
 class BillingError(Exception):
@@ -40,7 +32,7 @@ class UnknownSubscriber(BillingError):
 
     def __init__(self, phone: str | int) -> None:
         self.phone = str(phone)
-        super().__init__(f"未找到{_who(phone)}的账户")
+        super().__init__(copy.unknown_subscriber(phone))
 
 
 class AccountClosed(BillingError):
@@ -52,7 +44,7 @@ class AccountClosed(BillingError):
 
     def __init__(self, phone: str) -> None:
         self.phone = phone
-        super().__init__(f"{_who(phone)}已销户，不能再记账")
+        super().__init__(copy.account_closed(phone))
 
 
 class UnknownService(BillingError):
@@ -64,7 +56,7 @@ class UnknownService(BillingError):
 
     def __init__(self, code: str) -> None:
         self.code = code
-        super().__init__(f"未知的增值业务代码：{code}")
+        super().__init__(copy.unknown_service(code))
 
 
 class UnknownPlan(BillingError):
@@ -76,7 +68,7 @@ class UnknownPlan(BillingError):
 
     def __init__(self, code: str) -> None:
         self.code = code
-        super().__init__(f"未知的套餐代码：{code}")
+        super().__init__(copy.unknown_plan(code))
 
 
 class InvalidAmount(BillingError):
@@ -88,7 +80,7 @@ class InvalidAmount(BillingError):
 
     def __init__(self, amount: Any, reason: Optional[str] = None) -> None:
         self.amount = amount
-        super().__init__(reason or f"金额无效：{amount!r}（须为大于 0 的金额，最多两位小数）")
+        super().__init__(reason or copy.invalid_amount(amount))
 
 
 class InvalidChargeKind(BillingError):
@@ -100,7 +92,7 @@ class InvalidChargeKind(BillingError):
 
     def __init__(self, kind: str) -> None:
         self.kind = kind
-        super().__init__(f"未知的扣费类型：{kind}")
+        super().__init__(copy.invalid_charge_kind(kind))
 
 
 class InvalidPaymentMethod(BillingError):
@@ -112,7 +104,7 @@ class InvalidPaymentMethod(BillingError):
 
     def __init__(self, method: str) -> None:
         self.method = method
-        super().__init__(f"未知的缴费方式：{method}")
+        super().__init__(copy.invalid_payment_method(method))
 
 
 class ClosureBlocked(BillingError):

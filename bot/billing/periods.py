@@ -15,6 +15,7 @@ from typing import Optional
 
 from bot.billing.errors import BillingError
 from bot.clock import SHANGHAI, to_local
+from bot.texts import billing as copy
 
 #: How far back a period may lie, in months before the current one (10 years). Older values
 #: are treated as garbage: there is no billing history that old, and ``recent:N`` stays small.
@@ -32,13 +33,14 @@ class InvalidPeriod(BillingError):
 
     Attributes:
         value: what was given.
-        reason: why it was refused, in Chinese.
+        code: why it was refused: ``unreadable``, ``future``, ``too_old``, ``bad_month``,
+            ``no_months`` or ``none_given`` (``bot.texts.billing.PERIOD_REFUSALS`` words them).
     """
 
-    def __init__(self, value: object, reason: str = "无法识别的账期") -> None:
+    def __init__(self, value: object, code: str = "unreadable") -> None:
         self.value = value
-        self.reason = reason
-        super().__init__(f"{reason}：{value!r}")
+        self.code = code
+        super().__init__(copy.period_refused(code, value))
 
 
 def _check_aware(now: datetime) -> datetime:
@@ -63,9 +65,9 @@ def _current_index(now: datetime) -> int:
 
 def _checked(value: object, index: int, current: int) -> int:
     if index > current:
-        raise InvalidPeriod(value, "账期在未来")
+        raise InvalidPeriod(value, "future")
     if current - index > MAX_MONTHS_BACK:
-        raise InvalidPeriod(value, "账期太久远")
+        raise InvalidPeriod(value, "too_old")
     return index
 
 
@@ -105,7 +107,7 @@ def resolve_periods(value: Optional[str], now: datetime) -> tuple[str, ...]:
     if match:
         month = int(match.group(1))
         if not 1 <= month <= 12:
-            raise InvalidPeriod(value, "月份无效")
+            raise InvalidPeriod(value, "bad_month")
         year = current // 12
         index = _index(year, month)
         if index > current:
@@ -116,16 +118,16 @@ def resolve_periods(value: Optional[str], now: datetime) -> tuple[str, ...]:
     if match:
         year, month = int(match.group(1)), int(match.group(2))
         if not 1 <= month <= 12:
-            raise InvalidPeriod(value, "月份无效")
+            raise InvalidPeriod(value, "bad_month")
         return (_period_of(_checked(value, _index(year, month), current)),)
 
     match = _RECENT_RE.match(text)
     if match:
         count = int(match.group(1))
         if count < 1:
-            raise InvalidPeriod(value, "月数须至少为1")
+            raise InvalidPeriod(value, "no_months")
         if count > MAX_MONTHS_BACK + 1:
-            raise InvalidPeriod(value, "账期太久远")
+            raise InvalidPeriod(value, "too_old")
         return tuple(_period_of(current - k) for k in range(count))
 
     raise InvalidPeriod(value)
@@ -168,8 +170,4 @@ def describe_period(period: str, now: datetime) -> str:
     """
     year, month = parse_period(period)
     offset = _index(year, month) - _current_index(now)
-    if offset == 0:
-        return "本月"
-    if offset == -1:
-        return "上个月"
-    return f"{year}年{month}月"
+    return copy.period_name(year, month, offset)

@@ -19,33 +19,8 @@ from bot.billing.models import AlertRule, Bill, Charge, DataUsage, Service, Subs
 from bot.clock import local_period
 from bot.notifications.models import Notification
 from bot.phone import normalise_phone
-from bot.texts.formats import mask_phone, yuan
-
-#: How a subscriber's status reads in Chinese.
-STATUS_LABELS = {"active": "正常", "suspended": "停机", "closing": "销户处理中", "closed": "已销户"}
-#: How the channel a service was opened through reads in Chinese.
-CHANNEL_LABELS = {
-    "app": "手机App",
-    "sms_marketing": "短信营销链接",
-    "hall": "营业厅",
-    "third_party": "第三方渠道",
-    "web": "网上营业厅",
-}
-#: How a charge kind reads in Chinese.
-CHARGE_KIND_LABELS = {
-    "plan_fee": "套餐月费",
-    "vas": "增值业务",
-    "data": "流量费",
-    "voice": "通话费",
-    "sms": "短信费",
-    "other": "其他费用",
-}
-#: How an alert type reads in Chinese.
-ALERT_LABELS = {"balance": "余额提醒", "spend": "消费提醒", "deduction": "扣费提醒", "data": "流量提醒"}
-#: How a notification channel reads in Chinese.
-NOTIFY_CHANNEL_LABELS = {"sms": "短信", "wechat": "微信"}
-#: How a bill status reads in Chinese.
-BILL_STATUS_LABELS = {"open": "本月未出账", "paid": "已缴清", "unpaid": "未缴清"}
+from bot.texts.formats import mask_phone
+from bot.texts.labels import CHANNEL_LABELS, STATUS_LABELS
 
 
 @dataclass(frozen=True)
@@ -269,25 +244,6 @@ class AccountSummary:
     def status_label(self) -> str:
         """The status in Chinese."""
         return STATUS_LABELS.get(self.status, self.status)
-
-
-def describe_alert(rule: AlertRuleView) -> str:
-    """The rule in one Chinese phrase, e.g. ``余额低于30.00元时短信提醒``."""
-    via = NOTIFY_CHANNEL_LABELS.get(rule.channel, rule.channel)
-    threshold = rule.threshold if rule.threshold is not None else 0
-    if rule.alert_type == "balance":
-        text = f"余额低于{yuan(threshold)}元时{via}提醒"
-    elif rule.alert_type == "spend":
-        text = f"当月消费超过{yuan(threshold)}元时{via}提醒"
-    elif rule.alert_type == "data":
-        text = f"本月流量用到{threshold}%时{via}提醒"
-    elif rule.alert_type == "deduction":
-        text = f"每次扣费时{via}提醒"
-    else:
-        text = f"{ALERT_LABELS.get(rule.alert_type, rule.alert_type)}（{via}）"
-    if not rule.active:
-        text += "（已关闭）"
-    return text
 
 
 def find_subscriber_by_phone(session: Session, phone: str) -> Optional[Subscriber]:

@@ -46,10 +46,11 @@ from bot.billing.models import (
     Subscriber,
     Subscription,
 )
-from bot.billing.queries import CHARGE_KIND_LABELS, period_spend_fen
+from bot.billing.queries import period_spend_fen
 from bot.clock import local_period
 from bot.notifications.sms import SmsGateway
 from bot.phone import normalise_phone
+from bot.texts.labels import CHARGE_KIND_LABELS
 
 #: Payment methods the store accepts (the ``payments.method`` check constraint).
 PAYMENT_METHODS = ("alipay", "wechat_pay", "hall", "bank_card", "refund")

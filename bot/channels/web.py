@@ -49,10 +49,11 @@ def _demo_phones() -> list[dict[str, str]]:
 def _read_outbox(index: int) -> Optional[dict[str, Any]]:
     """The latest SMS to the index-th demo number, newest first; None for no such number."""
     from bot.app import get_services
-    from bot.billing.queries import NOTIFY_CHANNEL_LABELS, list_outbox
+    from bot.billing.queries import list_outbox
     from bot.clock import to_local
     from bot.seed import DEMO_STORIES
     from bot.texts.formats import mask_phone
+    from bot.texts.labels import NOTIFY_CHANNEL_LABELS
 
     if not 0 <= index < len(DEMO_STORIES):
         return None

@@ -58,6 +58,7 @@ from bot.identity.models import (
 from bot.notifications.sms import SmsGateway
 from bot.phone import normalise_phone
 from bot.settings import Settings
+from bot.texts import identity as copy
 from bot.texts.formats import mask_phone
 
 logger = logging.getLogger(__name__)
@@ -186,7 +187,7 @@ def _new_code() -> str:
 
 def _sms_body(code: str) -> str:
     minutes = int(CODE_TTL.total_seconds() // 60)
-    return f"【营业厅】您的验证码为{code}，{minutes}分钟内有效。如非本人操作请忽略。"
+    return copy.code_sms(code, minutes)
 
 
 class VerificationService:

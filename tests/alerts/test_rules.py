@@ -19,9 +19,9 @@ from bot.alerts.rules import (
 from bot.audit import AuditLog
 from bot.billing.errors import BillingError, UnknownSubscriber
 from bot.billing.models import AlertRule, Subscriber
-from bot.billing.queries import describe_alert
 from bot.clock import FixedClock
 from bot.db import Store
+from bot.texts.labels import describe_alert
 from tests.support.alerts import snapshot
 from tests.support.demo import LIU, WANG, subscriber_id
 

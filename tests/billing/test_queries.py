@@ -13,7 +13,6 @@ from bot.billing.queries import (
     AlertRuleView,
     account_summary,
     charges_in_period,
-    describe_alert,
     find_subscriber_by_phone,
     get_balance,
     list_bills,
@@ -22,6 +21,7 @@ from bot.billing.queries import (
 from bot.clock import FixedClock
 from bot.db import Store
 from bot.notifications.models import Notification
+from bot.texts.labels import describe_alert
 
 
 def test_find_subscriber_by_phone(seeded: Store) -> None:
