@@ -15,7 +15,7 @@ from bot.billing.periods import InvalidPeriod, describe_period, resolve_periods
 from bot.billing.queries import account_summary, active_subscriptions, get_balance, list_bills, plan_of
 from bot.clock import to_local
 from bot.db import StoreUnavailable
-from bot.identity.service import Verified
+from bot.identity.rules import Verified
 from bot.texts.formats import yuan
 from bot.texts.labels import BILL_STATUS_LABELS
 

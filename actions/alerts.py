@@ -19,7 +19,7 @@ from bot.alerts.rules import InvalidAlert, NoSuchAlert, cancel_alert, change_ale
 from bot.app import Services
 from bot.db import StoreUnavailable
 from bot.identity.errors import NotVerified
-from bot.identity.service import Verified
+from bot.identity.rules import Verified
 from bot.texts.labels import ALERT_LABELS, describe_alert
 
 logger = logging.getLogger(__name__)

@@ -18,7 +18,7 @@ from bot.billing.queries import active_subscriptions
 from bot.billing.refunds import EXISTS, NOTHING, refund_flagged_charges
 from bot.clock import to_local
 from bot.db import StoreUnavailable
-from bot.identity.service import Verified
+from bot.identity.rules import Verified
 from bot.notifications.errors import SmsGatewayError
 from bot.texts.formats import yuan
 

@@ -20,7 +20,7 @@ from bot.billing.errors import ClosureBlocked, ConsentRequired, NoPendingClosure
 from bot.clock import to_local
 from bot.db import StoreUnavailable
 from bot.identity.errors import NotVerified
-from bot.identity.service import Verified
+from bot.identity.rules import Verified
 from bot.notifications.errors import SmsGatewayError
 from bot.texts.formats import yuan
 

@@ -21,7 +21,7 @@ from bot.app import Services
 from bot.db import StoreUnavailable
 from bot.handoff.summary import is_escalating
 from bot.identity.errors import NumberLocked
-from bot.identity.service import Verified
+from bot.identity.rules import Verified
 from bot.nlu.cues import sounds_upset
 from bot.nlu.requests import further_requests, in_order
 

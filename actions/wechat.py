@@ -21,7 +21,7 @@ from actions.common import GatedRequestAction, resumable
 from bot.app import Services
 from bot.billing.models import Subscriber
 from bot.db import StoreUnavailable
-from bot.identity.service import Verified
+from bot.identity.rules import Verified
 from bot.identity.wechat import bind
 from bot.notifications.wechat_bindings import is_bound, unbind_openid, unbind_subscriber
 from bot.texts.formats import mask_phone

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from bot.billing.charges import ExplainedCharge
 from bot.clock import to_local
-from bot.identity.service import Verified
+from bot.identity.rules import Verified
 from bot.texts.formats import yuan
 
 #: What a request means to an agent.

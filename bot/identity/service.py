@@ -26,19 +26,17 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import secrets
-from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-from typing import Optional, Union
+from datetime import datetime
+from typing import Optional
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.elements import ColumnElement
 
 from bot import audit
 from bot.billing.models import Subscriber
 from bot.clock import Clock
 from bot.db import Store
+from bot.identity import records
 from bot.identity.errors import (
     ClientRateLimited,
     NotVerified,
@@ -55,139 +53,30 @@ from bot.identity.models import (
     VerificationChallenge,
     VerifiedConversation,
 )
+from bot.identity.rules import (
+    ACTOR,
+    CLIENT_WINDOW,
+    CODE_LENGTH,
+    CODE_TTL,
+    CODE_WINDOW,
+    LEVEL_RANK,
+    NUMBERS_WINDOW,
+    REFUSAL_REASONS,
+    SMS_KIND,
+    AttemptResult,
+    CodeRefusal,
+    CodeSent,
+    Verified,
+    code_context,
+    new_code,
+    sms_body,
+)
 from bot.notifications.sms import SmsGateway
 from bot.phone import normalise_phone
 from bot.settings import Settings
-from bot.texts import identity as copy
 from bot.texts.formats import mask_phone
 
 logger = logging.getLogger(__name__)
-
-# --- The limits, in one place. -------------------------------------------------------------
-#: How long a challenge (SMS code or second-factor question) can be answered.
-CODE_TTL = timedelta(minutes=5)
-#: Wrong answers allowed per challenge before it fails and a new one must be requested.
-MAX_TRIES_PER_CODE = 3
-#: Codes that may be sent to one number within :data:`CODE_WINDOW` (``BOT_CODES_PER_NUMBER_HOUR``).
-MAX_CODES_PER_HOUR = Settings.codes_per_number_hour
-#: The sliding window of :data:`MAX_CODES_PER_HOUR`.
-CODE_WINDOW = timedelta(hours=1)
-#: The window of the settings' ``code_numbers_per_conversation`` (distinct numbers asked for).
-NUMBERS_WINDOW = timedelta(hours=24)
-#: The sliding window of the settings' ``codes_per_client_hour``.
-CLIENT_WINDOW = timedelta(hours=1)
-#: Wrong answers in a row (since the last success or lock) that lock the number.
-MAX_FAILURES_IN_ROW = 5
-#: How long a locked number stays locked.
-LOCK_DURATION = timedelta(minutes=30)
-#: Inactivity after which a verified conversation must verify again.
-IDLE_TIMEOUT = timedelta(minutes=15)
-#: Digits in a one-time code.
-CODE_LENGTH = 6
-
-SMS_KIND = "verification_code"
-#: A limit that refused to send a code.
-CodeRefusal = Union[TooManyCodes, TooManyNumbers, ClientRateLimited]
-#: The audit ``reason`` of each refusal to send a code.
-_REFUSAL_REASONS: dict[type, str] = {
-    TooManyCodes: "codes_per_number",
-    TooManyNumbers: "numbers_per_conversation",
-    ClientRateLimited: "codes_per_client",
-}
-ACTOR = "system"
-_LEVEL_RANK = {"basic": 1, "strong": 2}
-
-
-@dataclass(frozen=True)
-class CodeSent:
-    """A code was sent.
-
-    Attributes:
-        masked_phone: the number it went to, masked (``138****8000``).
-        expires_at: when the code stops being accepted (UTC).
-    """
-
-    masked_phone: str
-    expires_at: datetime
-
-
-@dataclass(frozen=True)
-class AttemptResult:
-    """The outcome of one secret the subscriber typed.
-
-    Attributes:
-        result: ``ok``, ``wrong``, ``expired``, ``locked`` or ``no_challenge``.
-        factor: ``sms_otp`` or ``second_factor``; None when the conversation never had a challenge.
-        attempts_left: wrong answers still allowed before the challenge fails or the number is
-            locked, whichever comes first (0 when the challenge is spent); None after ``ok`` and
-            ``no_challenge``.
-        locked_until: the end of the number's lock when ``result`` is ``locked``.
-        level: the level reached (``basic`` or ``strong``) when ``result`` is ``ok``.
-    """
-
-    result: str
-    factor: Optional[str]
-    attempts_left: Optional[int] = None
-    locked_until: Optional[datetime] = None
-    level: Optional[str] = None
-
-
-@dataclass(frozen=True)
-class Verified:
-    """A conversation whose subscriber proved who they are.
-
-    Attributes:
-        subscriber_id: the subscriber's id.
-        phone: the subscriber's number.
-        masked_phone: the number, masked for display.
-        level: ``basic`` (SMS code) or ``strong`` (plus password or ID digits).
-        verified_at: when the current level was reached (UTC).
-    """
-
-    subscriber_id: int
-    phone: str
-    masked_phone: str
-    level: str
-    verified_at: datetime
-
-
-def _window_full(
-    session: Session, where: ColumnElement[bool], limit: int, window: timedelta, now: datetime
-) -> Optional[datetime]:
-    """When one more SMS code matching ``where`` may be sent, if ``limit`` were sent in ``window``.
-
-    A sliding window: None while fewer than ``limit`` codes went out in the last ``window``;
-    otherwise the moment the oldest of the latest ``limit`` leaves it.
-    """
-    sent = session.scalars(
-        select(VerificationChallenge.created_at)
-        .where(
-            where, VerificationChallenge.factor == "sms_otp", VerificationChallenge.created_at > now - window
-        )
-        .order_by(VerificationChallenge.created_at)
-    ).all()
-    return sent[len(sent) - limit] + window if len(sent) >= limit else None
-
-
-def _code_context(challenge: VerificationChallenge) -> str:
-    """What a code's hash is bound to: the challenge's stable identity.
-
-    The table has no nonce column, so the context is made of columns that never change once the
-    challenge exists: its id (known after a flush), conversation, number and creation instant.
-    A hash copied to another challenge row therefore never matches there.
-    """
-    created = challenge.created_at.astimezone(timezone.utc).isoformat(timespec="microseconds")
-    return f"challenge:{challenge.id}:{challenge.conversation_id}:{challenge.phone}:{created}"
-
-
-def _new_code() -> str:
-    """A uniformly random code of :data:`CODE_LENGTH` digits."""
-    return f"{secrets.randbelow(10**CODE_LENGTH):0{CODE_LENGTH}d}"
-
-
-def _sms_body(code: str) -> str:
-    minutes = int(CODE_TTL.total_seconds() // 60)
-    return copy.code_sms(code, minutes)
 
 
 class VerificationService:
@@ -260,7 +149,7 @@ class VerificationService:
             if refused is not None:
                 details: dict[str, object] = {
                     "phone": masked,
-                    "reason": _REFUSAL_REASONS[type(refused)],
+                    "reason": REFUSAL_REASONS[type(refused)],
                     "retry_after": refused.retry_after.isoformat(),
                 }
                 if client:
@@ -276,7 +165,7 @@ class VerificationService:
                     details=details,
                 )
             else:
-                self._supersede_open(session, conversation_id)
+                records.supersede_open(session, conversation_id)
                 challenge = VerificationChallenge(
                     conversation_id=conversation_id,
                     subscriber_id=subscriber.id,
@@ -290,12 +179,12 @@ class VerificationService:
                 )
                 session.add(challenge)
                 session.flush()
-                code = _new_code()
-                challenge.code_hash = code_hash(code, key=self._key, context=_code_context(challenge))
+                code = new_code()
+                challenge.code_hash = code_hash(code, key=self._key, context=code_context(challenge))
                 self._sms.send(
                     session,
                     phone=number,
-                    body=_sms_body(code),
+                    body=sms_body(code),
                     kind=SMS_KIND,
                     subscriber_id=subscriber.id,
                     at=now,
@@ -317,7 +206,7 @@ class VerificationService:
                 "verification code to %s refused for conversation %s: %s",
                 masked,
                 conversation_id,
-                _REFUSAL_REASONS[type(refused)],
+                REFUSAL_REASONS[type(refused)],
             )
             raise refused
         logger.info("verification code sent to %s for conversation %s", masked, conversation_id)
@@ -328,7 +217,7 @@ class VerificationService:
     ) -> Optional[CodeRefusal]:
         """Why a code to ``number`` must not be sent now, or None when it may."""
         sms = VerificationChallenge.factor == "sms_otp"
-        retry = _window_full(
+        retry = records.window_full(
             session, VerificationChallenge.phone == number, self._codes_per_number, CODE_WINDOW, now
         )
         if retry:
@@ -353,7 +242,7 @@ class VerificationService:
 
         if client:
             where = VerificationChallenge.client == client
-            retry = _window_full(session, where, self._codes_per_client, CLIENT_WINDOW, now)
+            retry = records.window_full(session, where, self._codes_per_client, CLIENT_WINDOW, now)
             if retry:
                 return ClientRateLimited(retry)
         return None
@@ -383,11 +272,11 @@ class VerificationService:
         """
         now = self._clock.now()
         with self._store.transaction() as session:
-            verified = self._current(session, conversation_id, now, touch=True)
+            verified = records.current(session, conversation_id, now, touch=True)
             if verified is None:
                 raise NotVerified("basic")
             self._refuse_if_locked(session, verified.phone, now)
-            self._supersede_open(session, conversation_id)
+            records.supersede_open(session, conversation_id)
             challenge = VerificationChallenge(
                 conversation_id=conversation_id,
                 subscriber_id=verified.subscriber_id,
@@ -481,10 +370,10 @@ class VerificationService:
             ).scalar_one_or_none()
             if challenge is None:
                 outcome = AttemptResult(result="no_challenge", factor=None)
-                self._record(session, conversation_id, None, "", outcome, now)
+                records.record(session, conversation_id, None, "", outcome, now)
                 return outcome
 
-            lock = self._active_lock(session, challenge.phone, now)
+            lock = records.active_lock(session, challenge.phone, now)
             if lock is not None:
                 outcome = AttemptResult(
                     result="locked", factor=challenge.factor, attempts_left=0, locked_until=lock.locked_until
@@ -495,10 +384,10 @@ class VerificationService:
                 challenge.status = "expired"
                 outcome = AttemptResult(result="expired", factor=challenge.factor, attempts_left=0)
             elif self._matches(session, challenge, secret):
-                outcome = self._succeed(session, challenge, now)
+                outcome = records.succeed(session, challenge, now)
             else:
-                outcome = self._fail(session, challenge, now)
-            self._record(session, conversation_id, challenge.subscriber_id, challenge.phone, outcome, now)
+                outcome = records.fail(session, challenge, now)
+            records.record(session, conversation_id, challenge.subscriber_id, challenge.phone, outcome, now)
         logger.info(
             "verification attempt in conversation %s: %s (%s)",
             conversation_id,
@@ -562,7 +451,7 @@ class VerificationService:
         """
         now = self._clock.now()
         with self._store.transaction() as session:
-            return self._current(session, conversation_id, now, touch=touch)
+            return records.current(session, conversation_id, now, touch=touch)
 
     def require(self, conversation_id: str, level: str = "basic") -> Verified:
         """The conversation's verification, which must be at least ``level`` (counts as activity).
@@ -574,7 +463,7 @@ class VerificationService:
         if level not in LEVELS:
             raise ValueError(f"unknown verification level {level!r}")
         verified = self.current(conversation_id, touch=True)
-        if verified is None or _LEVEL_RANK[verified.level] < _LEVEL_RANK[level]:
+        if verified is None or LEVEL_RANK[verified.level] < LEVEL_RANK[level]:
             raise NotVerified(level)
         return verified
 
@@ -583,7 +472,7 @@ class VerificationService:
         now = self._clock.now()
         with self._store.transaction() as session:
             row = session.get(VerifiedConversation, conversation_id)
-            self._supersede_open(session, conversation_id)
+            records.supersede_open(session, conversation_id)
             if row is not None:
                 session.delete(row)
                 audit.record(
@@ -597,38 +486,19 @@ class VerificationService:
                     conversation_id=conversation_id,
                 )
 
-    # --- helpers (all inside the caller's transaction) ----------------------------------------
-
-    @staticmethod
-    def _active_lock(session: Session, phone: str, now: datetime) -> Optional[NumberLock]:
-        lock = session.get(NumberLock, phone)
-        if lock is not None and lock.locked_until > now:
-            return lock
-        return None
+    # --- checks that need the service's key --------------------------------------------------
 
     def _refuse_if_locked(self, session: Session, phone: str, now: datetime) -> None:
-        lock = self._active_lock(session, phone, now)
+        lock = records.active_lock(session, phone, now)
         if lock is not None:
             raise NumberLocked(lock.locked_until)
-
-    @staticmethod
-    def _supersede_open(session: Session, conversation_id: str) -> None:
-        session.execute(
-            update(VerificationChallenge)
-            .where(
-                VerificationChallenge.conversation_id == conversation_id,
-                VerificationChallenge.status == "open",
-            )
-            .values(status="superseded")
-            .execution_options(synchronize_session="fetch")
-        )
 
     def _matches(self, session: Session, challenge: VerificationChallenge, secret: str) -> bool:
         if challenge.factor == "sms_otp":
             typed = "".join((secret or "").split())
             if not challenge.code_hash or len(typed) != CODE_LENGTH or not typed.isdigit():
                 return False
-            return code_matches(typed, challenge.code_hash, key=self._key, context=_code_context(challenge))
+            return code_matches(typed, challenge.code_hash, key=self._key, context=code_context(challenge))
         subscriber = session.get(Subscriber, challenge.subscriber_id)
         if subscriber is None:
             return False
@@ -636,140 +506,3 @@ class VerificationService:
         password_ok = verify_secret(typed, subscriber.password_hash, pepper=self._key)
         id_ok = verify_secret(normalise_id_digits(typed), subscriber.id_last6_hash, pepper=self._key)
         return password_ok or id_ok
-
-    def _succeed(self, session: Session, challenge: VerificationChallenge, now: datetime) -> AttemptResult:
-        challenge.status = "verified"
-        level = "basic" if challenge.factor == "sms_otp" else "strong"
-        row = session.get(VerifiedConversation, challenge.conversation_id)
-        if row is None:
-            session.add(
-                VerifiedConversation(
-                    conversation_id=challenge.conversation_id,
-                    subscriber_id=challenge.subscriber_id,
-                    level=level,
-                    verified_at=now,
-                    last_seen_at=now,
-                )
-            )
-        else:
-            row.subscriber_id = challenge.subscriber_id
-            row.level = level
-            row.verified_at = now
-            row.last_seen_at = now
-        return AttemptResult(result="ok", factor=challenge.factor, level=level)
-
-    def _fail(self, session: Session, challenge: VerificationChallenge, now: datetime) -> AttemptResult:
-        challenge.attempts = (challenge.attempts or 0) + 1
-        failures = self._failures_in_row(session, challenge.phone) + 1
-        if failures >= MAX_FAILURES_IN_ROW:
-            until = now + LOCK_DURATION
-            lock = session.get(NumberLock, challenge.phone)
-            if lock is None:
-                session.add(NumberLock(phone=challenge.phone, locked_at=now, locked_until=until))
-            else:
-                lock.locked_at = now
-                lock.locked_until = until
-            challenge.status = "failed"
-            # No challenge of the number stays answerable, in any conversation.
-            session.execute(
-                update(VerificationChallenge)
-                .where(VerificationChallenge.phone == challenge.phone, VerificationChallenge.status == "open")
-                .values(status="failed")
-                .execution_options(synchronize_session="fetch")
-            )
-            logger.warning(
-                "number %s locked after %d failures in a row", mask_phone(challenge.phone), failures
-            )
-            return AttemptResult(
-                result="locked", factor=challenge.factor, attempts_left=0, locked_until=until
-            )
-        left = min(MAX_TRIES_PER_CODE - challenge.attempts, MAX_FAILURES_IN_ROW - failures)
-        if challenge.attempts >= MAX_TRIES_PER_CODE:
-            challenge.status = "failed"
-            left = 0
-        return AttemptResult(result="wrong", factor=challenge.factor, attempts_left=left)
-
-    @staticmethod
-    def _failures_in_row(session: Session, phone: str) -> int:
-        """Wrong answers for ``phone`` since its last success or lock (a ``locked`` attempt)."""
-        last_reset = (
-            select(func.coalesce(func.max(VerificationAttempt.id), 0))
-            .where(VerificationAttempt.phone == phone, VerificationAttempt.result.in_(("ok", "locked")))
-            .scalar_subquery()
-        )
-        return session.execute(
-            select(func.count(VerificationAttempt.id)).where(
-                VerificationAttempt.phone == phone,
-                VerificationAttempt.result == "wrong",
-                VerificationAttempt.id > last_reset,
-            )
-        ).scalar_one()
-
-    @staticmethod
-    def _record(
-        session: Session,
-        conversation_id: str,
-        subscriber_id: Optional[int],
-        phone: str,
-        outcome: AttemptResult,
-        now: datetime,
-    ) -> None:
-        session.add(
-            VerificationAttempt(
-                conversation_id=conversation_id,
-                subscriber_id=subscriber_id,
-                phone=phone,
-                factor=outcome.factor or "",
-                result=outcome.result,
-                at=now,
-                attempts_left=outcome.attempts_left,
-                acknowledged=False,
-            )
-        )
-        action = {"ok": "verification.succeeded", "locked": "verification.locked"}.get(
-            outcome.result, "verification.failed"
-        )
-        details: dict[str, object] = {"result": outcome.result, "factor": outcome.factor or ""}
-        if phone:
-            details["phone"] = mask_phone(phone)
-        if outcome.attempts_left is not None:
-            details["attempts_left"] = outcome.attempts_left
-        if outcome.locked_until is not None:
-            details["locked_until"] = outcome.locked_until.isoformat()
-        if outcome.level is not None:
-            details["level"] = outcome.level
-        audit.record(
-            session,
-            at=now,
-            actor=ACTOR,
-            action=action,
-            subscriber_id=subscriber_id,
-            entity="verification_attempt",
-            conversation_id=conversation_id,
-            details=details,
-        )
-
-    @staticmethod
-    def _current(session: Session, conversation_id: str, now: datetime, *, touch: bool) -> Optional[Verified]:
-        found = session.execute(
-            select(VerifiedConversation, Subscriber.phone)
-            .join(Subscriber, Subscriber.id == VerifiedConversation.subscriber_id)
-            .where(VerifiedConversation.conversation_id == conversation_id)
-        ).first()
-        if found is None:
-            return None
-        row, phone = found
-        if now - row.last_seen_at > IDLE_TIMEOUT:
-            session.execute(
-                delete(VerifiedConversation).where(VerifiedConversation.conversation_id == conversation_id)
-            )
-            return None
-        if touch:
-            row.last_seen_at = now
-        return Verified(
-            subscriber_id=row.subscriber_id,
-            phone=phone,
-            masked_phone=mask_phone(phone),
-            level=row.level,
-            verified_at=row.verified_at,
-        )

@@ -15,16 +15,16 @@ from bot.db import Store
 from bot.identity import service as service_module
 from bot.identity.errors import NotVerified, NumberLocked, TooManyCodes, UnknownNumber
 from bot.identity.models import NumberLock, VerificationAttempt, VerificationChallenge, VerifiedConversation
-from bot.identity.service import (
+from bot.identity.rules import (
     CODE_TTL,
     IDLE_TIMEOUT,
     LOCK_DURATION,
     MAX_CODES_PER_HOUR,
     AttemptResult,
     CodeSent,
-    VerificationService,
     Verified,
 )
+from bot.identity.service import VerificationService
 from bot.notifications.errors import SmsGatewayError
 from bot.notifications.models import Notification
 from bot.notifications.sms import OutboxSmsGateway
@@ -452,7 +452,7 @@ def test_suspended_subscriber_can_verify(world: World) -> None:
 
 
 def test_generated_codes_are_six_random_digits() -> None:
-    codes = {service_module._new_code() for _ in range(200)}
+    codes = {service_module.new_code() for _ in range(200)}
     assert all(len(c) == 6 and c.isdigit() for c in codes)
     assert len(codes) > 190
 
@@ -470,7 +470,7 @@ def test_secrets_appear_nowhere(
 ) -> None:
     # A fixed code that cannot turn up by chance in a timestamp, id or hash.
     code = "739146"
-    monkeypatch.setattr(service_module, "_new_code", lambda: code)
+    monkeypatch.setattr(service_module, "new_code", lambda: code)
     secrets_ = [code, PASSWORD, ID_LAST6, ID_LAST6.lower()]
     caplog.set_level(logging.DEBUG)
     returned: list[object] = []
