@@ -37,10 +37,9 @@ import os
 import re
 import time
 import unicodedata
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Generic, Optional, TypeVar
+from typing import Any, Optional
 from xml.parsers import expat
 
 from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
@@ -48,6 +47,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot.cache import TtlCache
 from bot.channels.client import wechat_client, with_client
 from bot.channels.guard import SecretGuard, default_guard
 from bot.channels.live import LiveHub, hub_for
@@ -80,9 +80,6 @@ _TOKEN = re.compile(r"[A-Za-z0-9]{3,32}")  # what the WeChat platform accepts as
 _LONE_NUMBER = re.compile(r"\s*(\d{1,2})\s*")
 _LEADING_NUMBER = re.compile(r"(\d{1,2})(?!\d)")
 _XML_INVALID = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
-
-V = TypeVar("V")
-
 
 # --- configuration ---------------------------------------------------------------------------
 
@@ -341,44 +338,6 @@ class WeChatCollector(OutputChannel):
         logger.debug("a custom payload has no WeChat form; not sent")
 
 
-# --- small in-memory caches -------------------------------------------------------------------
-
-
-class TtlCache(Generic[V]):
-    """A bounded mapping whose entries expire ``ttl`` seconds after they were put."""
-
-    def __init__(
-        self, ttl: float, max_entries: int = MAX_TRACKED, clock: Callable[[], float] = time.monotonic
-    ):
-        self._ttl = ttl
-        self._max = max_entries
-        self._clock = clock
-        self._items: OrderedDict[str, tuple[float, V]] = OrderedDict()
-
-    def get(self, key: str) -> Optional[V]:
-        item = self._items.get(key)
-        if item is None:
-            return None
-        if item[0] <= self._clock():
-            del self._items[key]
-            return None
-        return item[1]
-
-    def put(self, key: str, value: V) -> None:
-        now = self._clock()
-        self._items.pop(key, None)
-        self._items[key] = (now + self._ttl, value)
-        while self._items:  # the oldest first: drop what expired, and the oldest beyond the cap
-            oldest_key, (expires, _) = next(iter(self._items.items()))
-            if expires > now and len(self._items) <= self._max:
-                break
-            del self._items[oldest_key]
-
-    def pop(self, key: str) -> Optional[V]:
-        item = self._items.pop(key, None)
-        return item[1] if item is not None and item[0] > self._clock() else None
-
-
 @dataclass
 class _Run:
     """One message's bot run, shared by WeChat's retries of it."""
@@ -428,8 +387,8 @@ class WeChatInput(InputChannel):
             self.api = api or WeChatApi(config.app_id, config.app_secret, config.api_base_url)
             if config.mode == "safe":
                 self.crypto = MessageCrypto(config.token, config.encoding_aes_key, config.app_id)
-        self._runs: TtlCache[_Run] = TtlCache(DEDUPE_TTL)
-        self._choices: TtlCache[dict[int, str]] = TtlCache(CHOICES_TTL)
+        self._runs: TtlCache[_Run] = TtlCache(DEDUPE_TTL, max_entries=MAX_TRACKED)
+        self._choices: TtlCache[dict[int, str]] = TtlCache(CHOICES_TTL, max_entries=MAX_TRACKED)
         self._background: set[asyncio.Task[Any]] = set()
         self._hub: Optional[LiveHub] = None
 

@@ -6,7 +6,8 @@ import base64
 
 import pytest
 
-from bot.channels.wechat import BadXml, TtlCache, parse_xml, render, split_text, text_reply_xml
+from bot.cache import TtlCache
+from bot.channels.wechat import BadXml, parse_xml, render, split_text, text_reply_xml
 from bot.channels.wechat_crypto import (
     MessageCrypto,
     WeChatCryptoError,
