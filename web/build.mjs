@@ -1,5 +1,5 @@
 // Builds the widget, the demo page and the agent console into dist/ (served by bot/channels/web.py
-// and bot/channels/agent_console.py): `npm run build`.
+// and bot/channels/agent_console/static.py): `npm run build`.
 import { copyFile, mkdir, rm } from "node:fs/promises";
 import * as esbuild from "esbuild";
 

@@ -27,48 +27,48 @@ that did not offer them: it then goes to the bot as plain text.
 For the agent console the channel puts its customer-service sender on the app's live hub
 (``bot.channels.live``), so an agent's replies reach the subscriber, and reports each message it
 handed to Rasa, so the console shows it at once.
+
+This module is the input channel; its pieces: ``wechat_config`` (the settings), ``wechat_xml``
+(reading callbacks, writing passive replies), ``wechat_render`` (the bot's messages as one text with
+numbered choices) and ``wechat_crypto`` (signatures and safe mode).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import re
 import time
 import unicodedata
-from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass, field
-from typing import Any, Generic, Optional, TypeVar
-from xml.parsers import expat
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Optional
 
-from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
+from rasa.core.channels.channel import InputChannel, UserMessage
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot.cache import TtlCache
 from bot.channels.client import wechat_client, with_client
 from bot.channels.guard import SecretGuard, default_guard
 from bot.channels.live import LiveHub, hub_for
 from bot.channels.rest import FAILURE_TEXT, MAX_MESSAGE_CHARS
-from bot.channels.wechat_crypto import MessageCrypto, WeChatCryptoError, decode_aes_key, signature_matches
-from bot.notifications.wechat_api import DEFAULT_API_BASE_URL, WeChatApi
+from bot.channels.wechat_config import WeChatConfig, is_production
+from bot.channels.wechat_crypto import MessageCrypto, WeChatCryptoError, signature_matches
+from bot.channels.wechat_render import Rendered, WeChatCollector, render, split_text
+from bot.channels.wechat_xml import MAX_BODY_BYTES, BadXml, parse_xml, text_reply_xml
+from bot.notifications.wechat_api import WeChatApi
 
 logger = logging.getLogger(__name__)
 
-MAX_BODY_BYTES = 64 * 1024  # a text message's XML is well under 10 KiB, even encrypted
-MAX_TEXT_BYTES = 2000  # WeChat cuts a text message at 2048 bytes of UTF-8
 MAX_TIMESTAMP_SKEW = 300  # seconds; an older signed request is a replay
-DEFAULT_REPLY_DEADLINE = 4.5
-MAX_REPLY_DEADLINE = 4.8  # WeChat gives up after 5 s
 DEDUPE_TTL = 60.0  # WeChat's retries come within 15 s
 CHOICES_TTL = 30 * 60.0
 MAX_TRACKED = 10_000  # entries per in-memory cache
 SHUTDOWN_GRACE = 10.0
 
 TEXT_ONLY = "抱歉，目前只能处理文字消息，请直接输入您的问题。"
-CHOICES_HEADER = "回复数字选择："
 GREET_PARSE_DATA: dict[str, Any] = {
     "text": "/greet",
     "intent": {"name": "greet", "confidence": 1.0},
@@ -76,307 +76,7 @@ GREET_PARSE_DATA: dict[str, Any] = {
     "entities": [],
 }
 
-_TOKEN = re.compile(r"[A-Za-z0-9]{3,32}")  # what the WeChat platform accepts as a Token
 _LONE_NUMBER = re.compile(r"\s*(\d{1,2})\s*")
-_LEADING_NUMBER = re.compile(r"(\d{1,2})(?!\d)")
-_XML_INVALID = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
-
-V = TypeVar("V")
-
-
-# --- configuration ---------------------------------------------------------------------------
-
-
-def _is_production() -> bool:
-    return os.environ.get("BOT_ENV", "development") not in ("development", "test")
-
-
-@dataclass(frozen=True)
-class WeChatConfig:
-    """The channel's settings (credentials.yml, from the ``WECHAT_*`` environment variables).
-
-    Attributes:
-        token: the Token set on the platform (signatures).
-        app_id: the account's AppID (safe mode and the API).
-        app_secret: the account's AppSecret (access tokens).
-        encoding_aes_key: the 43-character EncodingAESKey (safe mode).
-        mode: ``safe`` (AES, the default) or ``plaintext``.
-        api_base_url: root of WeChat's server API.
-        reply_deadline: seconds to wait for the bot before answering ``success``.
-    """
-
-    token: str
-    app_id: str
-    app_secret: str = field(repr=False)
-    encoding_aes_key: str = field(default="", repr=False)
-    mode: str = "safe"
-    api_base_url: str = DEFAULT_API_BASE_URL
-    reply_deadline: float = DEFAULT_REPLY_DEADLINE
-
-    def __post_init__(self) -> None:
-        problems = []
-        if not _TOKEN.fullmatch(self.token):
-            problems.append("WECHAT_TOKEN must be 3-32 letters or digits, as on the WeChat platform")
-        if not self.app_id:
-            problems.append("WECHAT_APP_ID must be set")
-        if not self.app_secret:
-            problems.append("WECHAT_APP_SECRET must be set (late answers need an access token)")
-        if self.mode not in ("safe", "plaintext"):
-            problems.append(f"WECHAT_MODE must be safe or plaintext, not {self.mode!r}")
-        if self.mode == "safe":
-            try:
-                decode_aes_key(self.encoding_aes_key)
-            except WeChatCryptoError:
-                problems.append(
-                    "WECHAT_ENCODING_AES_KEY must be the platform's 43-character key in safe mode"
-                )
-        if not re.match(r"https?://", self.api_base_url):
-            problems.append("WECHAT_API_BASE_URL must be an http(s) URL")
-        elif _is_production() and not self.api_base_url.startswith("https://"):
-            problems.append("WECHAT_API_BASE_URL must use https in production")
-        if not 0 < self.reply_deadline <= MAX_REPLY_DEADLINE:
-            problems.append(f"WECHAT_REPLY_DEADLINE must be more than 0 and at most {MAX_REPLY_DEADLINE} s")
-        if problems:
-            raise ValueError("WeChat channel: " + "; ".join(problems))
-
-    @classmethod
-    def from_credentials(cls, credentials: Optional[dict[str, Any]]) -> Optional[WeChatConfig]:
-        """Settings from credentials.yml; None (channel disabled) when no token is configured.
-
-        Raises:
-            ValueError: a token is configured but the rest is missing or invalid.
-        """
-
-        def value(key: str) -> str:
-            raw = (credentials or {}).get(key)
-            text = "" if raw is None else str(raw).strip()
-            return "" if text.startswith("${") else text
-
-        if not value("token"):
-            return None
-        deadline = value("reply_deadline")
-        try:
-            reply_deadline = float(deadline) if deadline else DEFAULT_REPLY_DEADLINE
-        except ValueError:
-            raise ValueError("WeChat channel: WECHAT_REPLY_DEADLINE must be a number of seconds") from None
-        return cls(
-            token=value("token"),
-            app_id=value("app_id"),
-            app_secret=value("app_secret"),
-            encoding_aes_key=value("encoding_aes_key"),
-            mode=(value("mode") or "safe").lower(),
-            api_base_url=value("api_base_url") or DEFAULT_API_BASE_URL,
-            reply_deadline=reply_deadline,
-        )
-
-
-# --- XML -------------------------------------------------------------------------------------
-
-
-class BadXml(ValueError):
-    """The body is not a WeChat XML message we accept."""
-
-
-def parse_xml(body: bytes) -> dict[str, str]:
-    """The top-level fields of a WeChat ``<xml>`` message.
-
-    Parsed with expat directly: a document type declaration or an entity declaration stops the
-    parse before anything in it is read, so entity expansion and external entities cannot happen.
-
-    Raises:
-        BadXml: too large, not well-formed, a DTD or entity, or not rooted in ``<xml>``.
-    """
-    if len(body) > MAX_BODY_BYTES:
-        raise BadXml("message too large")
-    fields: dict[str, str] = {}
-    depth = 0
-    text: list[str] = []
-
-    def refuse(*_: Any) -> int:  # int: expat's signature for external entity references
-        raise BadXml("DTDs and entities are not accepted")
-
-    def start(name: str, _attrs: dict[str, str]) -> None:
-        nonlocal depth
-        if depth == 0 and name != "xml":
-            raise BadXml("the root element must be <xml>")
-        depth += 1
-        if depth > 8:
-            raise BadXml("too deeply nested")
-        if depth == 2:
-            text.clear()
-
-    def end(name: str) -> None:
-        nonlocal depth
-        if depth == 2:
-            fields.setdefault(name, "".join(text))
-        depth -= 1
-
-    def characters(data: str) -> None:
-        if depth == 2:
-            text.append(data)
-
-    parser = expat.ParserCreate()
-    parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
-    parser.StartDoctypeDeclHandler = refuse
-    parser.EntityDeclHandler = refuse
-    parser.UnparsedEntityDeclHandler = refuse
-    parser.ExternalEntityRefHandler = refuse
-    parser.StartElementHandler = start
-    parser.EndElementHandler = end
-    parser.CharacterDataHandler = characters
-    parser.buffer_text = True
-    try:
-        parser.Parse(body, True)
-    except expat.ExpatError as exc:
-        raise BadXml("not well-formed XML") from exc
-    return fields
-
-
-def _cdata(value: str) -> str:
-    clean = _XML_INVALID.sub("", value)
-    return "<![CDATA[" + clean.replace("]]>", "]]]]><![CDATA[>") + "]]>"
-
-
-def text_reply_xml(to_user: str, from_user: str, content: str, now: int) -> str:
-    """A passive text reply, as WeChat expects it in plaintext mode."""
-    return (
-        f"<xml><ToUserName>{_cdata(to_user)}</ToUserName><FromUserName>{_cdata(from_user)}</FromUserName>"
-        f"<CreateTime>{now}</CreateTime><MsgType><![CDATA[text]]></MsgType>"
-        f"<Content>{_cdata(content)}</Content></xml>"
-    )
-
-
-# --- rendering the bot's messages -----------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Rendered:
-    """What the subscriber reads, and the payloads the offered numbers stand for."""
-
-    text: str
-    choices: dict[int, str]
-
-
-def _numbers_for(buttons: list[dict[str, Any]], taken: dict[int, str]) -> list[int]:
-    """Numbers for ``buttons``: their own when every title starts with a distinct one ("5分 非常满意"),
-    so that typing 5 means 5分; otherwise the next free numbers in order."""
-    own = [_LEADING_NUMBER.match(str(b.get("title") or "")) for b in buttons]
-    numbers = [int(m.group(1)) for m in own if m]
-    if len(numbers) == len(buttons) and len(set(numbers)) == len(numbers):
-        if all(0 < n and n not in taken for n in numbers):
-            return numbers
-    start = max(taken, default=0) + 1
-    return list(range(start, start + len(buttons)))
-
-
-def render(messages: Iterable[tuple[str, list[dict[str, Any]]]]) -> Rendered:
-    """Joins the bot's messages into one text; buttons become numbered choices."""
-    parts: list[str] = []
-    choices: dict[int, str] = {}
-    for text, buttons in messages:
-        block = (text or "").strip()
-        usable = [b for b in buttons if str(b.get("title") or b.get("payload") or "").strip()]
-        lines = []
-        for number, button in zip(_numbers_for(usable, choices), usable, strict=True):
-            if number > 99:
-                break
-            title = str(button.get("title") or button.get("payload")).strip()
-            choices[number] = str(button.get("payload") or title)
-            lines.append(f"{number}. {title}")
-        if lines:
-            block = "\n".join(filter(None, [block, CHOICES_HEADER, *lines]))
-        if block:
-            parts.append(block)
-    return Rendered("\n\n".join(parts), choices)
-
-
-def split_text(text: str, limit: int = MAX_TEXT_BYTES) -> list[str]:
-    """``text`` in pieces of at most ``limit`` UTF-8 bytes, cut at line ends where possible."""
-    pieces: list[str] = []
-    current = ""
-    for line in text.strip().splitlines(keepends=True):
-        while len(line.encode("utf-8")) > limit:  # a single overlong line: cut by characters
-            cut = len(line)
-            while len(line[:cut].encode("utf-8")) > limit:
-                cut = max(1, cut * limit // len(line[:cut].encode("utf-8")))
-            if current:
-                pieces.append(current)
-                current = ""
-            pieces.append(line[:cut])
-            line = line[cut:]
-        if len((current + line).encode("utf-8")) > limit:
-            pieces.append(current)
-            current = ""
-        current += line
-    if current.strip():
-        pieces.append(current)
-    return [p.strip() for p in pieces if p.strip()]
-
-
-class WeChatCollector(OutputChannel):
-    """Collects the bot's messages of one turn (texts and their buttons)."""
-
-    def __init__(self) -> None:
-        self.messages: list[tuple[str, list[dict[str, Any]]]] = []
-
-    @classmethod
-    def name(cls) -> str:
-        return "wechat"
-
-    async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
-        self.messages.append((text, []))
-
-    async def send_text_with_buttons(
-        self, recipient_id: str, text: str, buttons: list[dict[str, Any]], **kwargs: Any
-    ) -> None:
-        self.messages.append((text, list(buttons)))
-
-    async def send_image_url(self, recipient_id: str, image: str, **kwargs: Any) -> None:
-        self.messages.append((f"图片：{image}", []))
-
-    async def send_attachment(self, recipient_id: str, attachment: str, **kwargs: Any) -> None:
-        self.messages.append((f"附件：{attachment}", []))
-
-    async def send_custom_json(self, recipient_id: str, json_message: dict[str, Any], **kwargs: Any) -> None:
-        logger.debug("a custom payload has no WeChat form; not sent")
-
-
-# --- small in-memory caches -------------------------------------------------------------------
-
-
-class TtlCache(Generic[V]):
-    """A bounded mapping whose entries expire ``ttl`` seconds after they were put."""
-
-    def __init__(
-        self, ttl: float, max_entries: int = MAX_TRACKED, clock: Callable[[], float] = time.monotonic
-    ):
-        self._ttl = ttl
-        self._max = max_entries
-        self._clock = clock
-        self._items: OrderedDict[str, tuple[float, V]] = OrderedDict()
-
-    def get(self, key: str) -> Optional[V]:
-        item = self._items.get(key)
-        if item is None:
-            return None
-        if item[0] <= self._clock():
-            del self._items[key]
-            return None
-        return item[1]
-
-    def put(self, key: str, value: V) -> None:
-        now = self._clock()
-        self._items.pop(key, None)
-        self._items[key] = (now + self._ttl, value)
-        while self._items:  # the oldest first: drop what expired, and the oldest beyond the cap
-            oldest_key, (expires, _) = next(iter(self._items.items()))
-            if expires > now and len(self._items) <= self._max:
-                break
-            del self._items[oldest_key]
-
-    def pop(self, key: str) -> Optional[V]:
-        item = self._items.pop(key, None)
-        return item[1] if item is not None and item[0] > self._clock() else None
 
 
 @dataclass
@@ -408,7 +108,7 @@ class WeChatInput(InputChannel):
         config = WeChatConfig.from_credentials(credentials)
         if config is None:
             logger.info("WeChat channel disabled: WECHAT_TOKEN is not set (see docs/channels.md)")
-        elif config.mode == "plaintext" and _is_production():
+        elif config.mode == "plaintext" and is_production():
             logger.warning("WeChat channel runs in plaintext mode in production; safe mode is advised")
         return cls(config)
 
@@ -428,8 +128,8 @@ class WeChatInput(InputChannel):
             self.api = api or WeChatApi(config.app_id, config.app_secret, config.api_base_url)
             if config.mode == "safe":
                 self.crypto = MessageCrypto(config.token, config.encoding_aes_key, config.app_id)
-        self._runs: TtlCache[_Run] = TtlCache(DEDUPE_TTL)
-        self._choices: TtlCache[dict[int, str]] = TtlCache(CHOICES_TTL)
+        self._runs: TtlCache[_Run] = TtlCache(DEDUPE_TTL, max_entries=MAX_TRACKED)
+        self._choices: TtlCache[dict[int, str]] = TtlCache(CHOICES_TTL, max_entries=MAX_TRACKED)
         self._background: set[asyncio.Task[Any]] = set()
         self._hub: Optional[LiveHub] = None
 

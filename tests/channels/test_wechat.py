@@ -27,8 +27,10 @@ from sanic import Sanic
 
 from bot.channels.guard import MASK, SECRET_INTENT, SecretGuard
 from bot.channels.rest import FAILURE_TEXT
-from bot.channels.wechat import TEXT_ONLY, WeChatConfig, WeChatInput, parse_xml
+from bot.channels.wechat import TEXT_ONLY, WeChatInput
+from bot.channels.wechat_config import WeChatConfig
 from bot.channels.wechat_crypto import MessageCrypto
+from bot.channels.wechat_xml import parse_xml
 from bot.notifications.wechat_api import WeChatApi
 from bot.settings import PROJECT_ROOT
 from tests.support.fake_wechat import APP_ID, APP_SECRET, FakeWeChatApi

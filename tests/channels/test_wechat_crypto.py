@@ -6,7 +6,7 @@ import base64
 
 import pytest
 
-from bot.channels.wechat import BadXml, TtlCache, parse_xml, render, split_text, text_reply_xml
+from bot.cache import TtlCache
 from bot.channels.wechat_crypto import (
     MessageCrypto,
     WeChatCryptoError,
@@ -14,6 +14,8 @@ from bot.channels.wechat_crypto import (
     sign,
     signature_matches,
 )
+from bot.channels.wechat_render import render, split_text
+from bot.channels.wechat_xml import BadXml, parse_xml, text_reply_xml
 
 # The sample in WeChat's WXBizMsgCrypt download (Python Sample.py; also quoted in its ports).
 SAMPLE_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"

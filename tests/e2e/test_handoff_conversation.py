@@ -13,7 +13,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from bot.channels.wechat import parse_xml
+from bot.channels.wechat_xml import parse_xml
 from bot.clock import SystemClock
 from bot.handoff import service
 from bot.handoff.models import Agent, Handoff

@@ -6,7 +6,7 @@ from typing import Any, Optional
 
 from bot.alerts.rules import create_alert
 from bot.billing.services import post_charge
-from bot.channels.wechat import WeChatConfig
+from bot.channels.wechat_config import WeChatConfig
 from bot.clock import FixedClock
 from bot.db import Store
 from bot.identity.wechat import bind

@@ -1,4 +1,4 @@
-// 人工客服工作台: the agent console, served by bot/channels/agent_console.py under /webhooks/agent/.
+// 人工客服工作台: the agent console, served by bot/channels/agent_console/ under /webhooks/agent/.
 //
 // The page holds nothing by itself: after sign-in every piece of data comes from the JSON API with
 // the agent's token (kept in sessionStorage, so it ends with the tab). Any 401 goes back to sign-in.
