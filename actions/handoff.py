@@ -19,7 +19,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.base import ServiceAction, latest_intent
 from bot.app import Services
 from bot.db import StoreUnavailable
-from bot.handoff import service
+from bot.handoff import agents, service
 from bot.handoff.errors import InvalidText
 from bot.handoff.summary import DEPENDENCY_FAILURES, FLAGGED_SHOWN, build_summary, flagged_charges_of
 
@@ -156,7 +156,7 @@ def hand_off(
         dispatcher.utter_message(response=intro)
     reset = [*(SlotSet(slot, None) for slot in TASK_SLOTS), SlotSet("handoff_reason", "none")]
     now = services.clock.now()
-    if not service.within_agent_hours(now, services.settings):
+    if not agents.within_agent_hours(now, services.settings):
         start, end = services.settings.agent_hours_range()
         dispatcher.utter_message(
             response="utter_handoff_closed_hours", start=f"{start:%H:%M}", end=f"{end:%H:%M}"

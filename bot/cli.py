@@ -251,8 +251,8 @@ def _agent_password() -> str:
 
 
 def _cmd_agent_add(args: argparse.Namespace, clock: Clock, out: TextIO) -> int:
+    from bot.handoff.agents import MIN_PASSWORD_LENGTH, create_agent
     from bot.handoff.errors import InvalidAgent
-    from bot.handoff.service import MIN_PASSWORD_LENGTH, create_agent
 
     password = _agent_password()
     store = _open_store()

@@ -629,8 +629,8 @@ def seed_demo_agent(session: Session, now: datetime, settings: Settings) -> bool
     Raises:
         SettingsError: outside development, where a documented password must never sign anyone in.
     """
+    from bot.handoff.agents import create_agent
     from bot.handoff.models import Agent
-    from bot.handoff.service import create_agent
     from bot.settings import SettingsError
 
     if not settings.is_development:

@@ -18,7 +18,7 @@ import bot.channels  # noqa: F401 - installs our changes to Rasa, as in every Ra
 from bot.channels.guard import SecretGuard
 from bot.clock import FixedClock
 from bot.db import Store
-from bot.handoff import service
+from bot.handoff import agents, service
 from bot.handoff.service import Wait
 from bot.rasa_patches import PAUSED_CONVERSATIONS
 from bot.replies import WAITING_TEXT
@@ -87,7 +87,7 @@ async def test_a_waiting_subscriber_hears_the_place_once_a_minute_and_nothing_on
     clock.advance(seconds=20)
     assert await say(guard, rasa_with_a_paused_conversation, "c1", "在吗") == []  # at most once a minute
     with store.transaction() as session:
-        agent = service.create_agent(
+        agent = agents.create_agent(
             session, "agent2", "客服小李", "correct horse battery", clock.now(), SETTINGS
         )
         service.claim(session, first, agent, clock.now())

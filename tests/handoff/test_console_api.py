@@ -36,7 +36,7 @@ from bot.channels.guard import SecretGuard
 from bot.channels.socketio import GuardedSocketIOInput, SessionSigner
 from bot.clock import FixedClock
 from bot.db import Store
-from bot.handoff import service
+from bot.handoff import agents, service
 from bot.handoff.models import Handoff
 from bot.settings import settings_from_env
 from tests.support.sanic_server import serve
@@ -153,8 +153,8 @@ class Console:
 
 def _add_agents(store: Store, clock: FixedClock) -> None:
     with store.transaction() as session:
-        service.create_agent(session, "alice", "客服小王", PASSWORD, clock.now(), SETTINGS)
-        service.create_agent(session, "bob", "客服小李", PASSWORD, clock.now(), SETTINGS)
+        agents.create_agent(session, "alice", "客服小王", PASSWORD, clock.now(), SETTINGS)
+        agents.create_agent(session, "bob", "客服小李", PASSWORD, clock.now(), SETTINGS)
 
 
 @pytest.fixture
@@ -530,7 +530,7 @@ def test_agent_hours_can_cover_the_whole_day() -> None:
     all_day = settings_from_env({"BOT_ENV": "test", "BOT_AGENT_HOURS": "00:00-24:00"})
     for hour, minute in ((0, 0), (12, 0), (23, 59)):
         when = datetime(2026, 11, 22, hour, minute, 59, tzinfo=timezone(timedelta(hours=8)))
-        assert service.within_agent_hours(when, all_day)
+        assert agents.within_agent_hours(when, all_day)
 
 
 async def test_an_agents_reply_reaches_a_wechat_subscriber_through_the_customer_service_api(

@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from bot.audit import AuditLog
 from bot.clock import FixedClock
 from bot.db import Store
-from bot.handoff import service
+from bot.handoff import agents, service
 from bot.handoff.errors import (
     AlreadyClaimed,
     InvalidAgent,
@@ -32,17 +32,17 @@ PASSWORD = "correct horse battery"
 
 def add_agent(store: Store, clock: FixedClock, username: str) -> int:
     with store.transaction() as session:
-        return service.create_agent(session, username, username.upper(), PASSWORD, clock.now(), SETTINGS).id
+        return agents.create_agent(session, username, username.upper(), PASSWORD, clock.now(), SETTINGS).id
 
 
 def sign_in(store: Store, clock: FixedClock, username: str) -> str:
     with store.transaction() as session:
-        return service.authenticate(session, username, PASSWORD, clock.now(), SETTINGS).token
+        return agents.authenticate(session, username, PASSWORD, clock.now(), SETTINGS).token
 
 
 def agent(store: Store, clock: FixedClock, token: str) -> Agent:
     with store.transaction() as session:
-        found = service.agent_for_token(session, token, clock.now(), SETTINGS)
+        found = agents.agent_for_token(session, token, clock.now(), SETTINGS)
     assert found is not None
     return found
 
@@ -69,7 +69,7 @@ def audited(store: Store) -> list[tuple[str, str]]:
 def test_sign_in_issues_a_token_stored_only_as_a_hash(store: Store, clock: FixedClock) -> None:
     agent_id = add_agent(store, clock, "agent2")
     with store.transaction() as session:
-        issued = service.authenticate(session, "agent2", PASSWORD, clock.now(), SETTINGS)
+        issued = agents.authenticate(session, "agent2", PASSWORD, clock.now(), SETTINGS)
     assert issued.agent_id == agent_id and issued.display_name == "AGENT2"
     assert issued.expires_at == clock.now() + timedelta(hours=SETTINGS.agent_session_hours)
     assert len(issued.token) >= 40
@@ -90,7 +90,7 @@ def test_wrong_password_or_unknown_user_is_refused_alike(
     add_agent(store, clock, "agent2")
     with pytest.raises(InvalidCredentials) as raised:
         with store.transaction() as session:
-            service.authenticate(session, username, password, clock.now(), SETTINGS)
+            agents.authenticate(session, username, password, clock.now(), SETTINGS)
     assert str(raised.value) == "invalid username or password"
     with store.transaction() as session:
         assert session.scalar(select(func.count()).select_from(AgentSession)) == 0
@@ -104,15 +104,15 @@ def test_inactive_agent_cannot_sign_in_and_loses_its_sessions(store: Store, cloc
     with pytest.raises(InvalidCredentials):
         sign_in(store, clock, "agent2")
     with store.transaction() as session:
-        assert service.agent_for_token(session, token, clock.now(), SETTINGS) is None
+        assert agents.agent_for_token(session, token, clock.now(), SETTINGS) is None
 
 
 def test_missing_unknown_expired_idle_and_revoked_tokens_are_refused(store: Store, clock: FixedClock) -> None:
     add_agent(store, clock, "agent2")
     token = sign_in(store, clock, "agent2")
     with store.transaction() as session:
-        assert service.agent_for_token(session, "", clock.now(), SETTINGS) is None
-        assert service.agent_for_token(session, token + "x", clock.now(), SETTINGS) is None
+        assert agents.agent_for_token(session, "", clock.now(), SETTINGS) is None
+        assert agents.agent_for_token(session, token + "x", clock.now(), SETTINGS) is None
 
     # used every 20 minutes, it stays valid (sliding idle window) until the absolute expiry
     for _ in range(int(SETTINGS.agent_session_hours * 3) - 1):
@@ -120,19 +120,19 @@ def test_missing_unknown_expired_idle_and_revoked_tokens_are_refused(store: Stor
         agent(store, clock, token)
     clock.advance(minutes=20)
     with store.transaction() as session:
-        assert service.agent_for_token(session, token, clock.now(), SETTINGS) is None
+        assert agents.agent_for_token(session, token, clock.now(), SETTINGS) is None
 
     idle = sign_in(store, clock, "agent2")
     clock.advance(minutes=SETTINGS.agent_idle_minutes)
     with store.transaction() as session:
-        assert service.agent_for_token(session, idle, clock.now(), SETTINGS) is None
+        assert agents.agent_for_token(session, idle, clock.now(), SETTINGS) is None
 
     revoked = sign_in(store, clock, "agent2")
     with store.transaction() as session:
-        assert service.revoke(session, revoked, clock.now()) is True
-        assert service.revoke(session, revoked, clock.now()) is False
+        assert agents.revoke(session, revoked, clock.now()) is True
+        assert agents.revoke(session, revoked, clock.now()) is False
     with store.transaction() as session:
-        assert service.agent_for_token(session, revoked, clock.now(), SETTINGS) is None
+        assert agents.agent_for_token(session, revoked, clock.now(), SETTINGS) is None
 
 
 def test_agent_accounts_need_a_sane_username_and_a_long_password(store: Store, clock: FixedClock) -> None:
@@ -144,7 +144,7 @@ def test_agent_accounts_need_a_sane_username_and_a_long_password(store: Store, c
     ):
         with pytest.raises(InvalidAgent):
             with store.transaction() as session:
-                service.create_agent(session, username, "", password, clock.now(), SETTINGS)
+                agents.create_agent(session, username, "", password, clock.now(), SETTINGS)
 
 
 def test_demo_agent_is_seeded_once_in_development_only(store: Store, clock: FixedClock) -> None:
@@ -152,7 +152,7 @@ def test_demo_agent_is_seeded_once_in_development_only(store: Store, clock: Fixe
         assert seed_demo_agent(session, clock.now(), SETTINGS) is True
         assert seed_demo_agent(session, clock.now(), SETTINGS) is False
     with store.transaction() as session:
-        issued = service.authenticate(session, DEMO_AGENT_USERNAME, DEV_AGENT_PASSWORD, clock.now(), SETTINGS)
+        issued = agents.authenticate(session, DEMO_AGENT_USERNAME, DEV_AGENT_PASSWORD, clock.now(), SETTINGS)
     assert issued.display_name
     production = settings_from_env(
         {
@@ -277,9 +277,9 @@ def test_agent_hours_are_read_in_shanghai_time(local: str, inside: bool) -> None
     hour, minute = map(int, local.split(":"))
     shanghai = timezone(timedelta(hours=8))
     now = datetime(2026, 11, 22, hour, minute, tzinfo=shanghai)
-    assert service.within_agent_hours(now, SETTINGS) is inside
+    assert agents.within_agent_hours(now, SETTINGS) is inside
     night_shift = settings_from_env({"BOT_ENV": "test", "BOT_AGENT_HOURS": "00:00-08:00"})
-    assert service.within_agent_hours(now, night_shift) is (hour < 8)
+    assert agents.within_agent_hours(now, night_shift) is (hour < 8)
 
 
 def test_agent_hours_must_be_a_range() -> None:

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 
 def console_blueprint(console: AgentConsoleInput) -> Blueprint:
     """The pages and the JSON API of ``console``."""
-    from bot.handoff import service
+    from bot.handoff import agents, service
 
     hook = Blueprint(f"agent_console_{id(console)}", __name__)
     store = console.store
@@ -81,7 +81,7 @@ def console_blueprint(console: AgentConsoleInput) -> Blueprint:
             return {
                 "handoffs": [handoff_json(h, now) for h in service.queue(session)],
                 "tickets": [handoff_json(h, now) for h in service.tickets(session)],
-                "agents_online": service.agents_online(session, now, services.settings),
+                "agents_online": agents.agents_online(session, now, services.settings),
                 "now": iso(now),
             }
 

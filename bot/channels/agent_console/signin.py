@@ -22,6 +22,7 @@ from sanic.request import Request
 
 from bot.channels.agent_console.api import ApiError, json_body
 from bot.channels.agent_console.serialise import iso
+from bot.handoff import agents
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -95,7 +96,6 @@ async def sign_in(store: ConsoleStore, throttle: LoginThrottle, request: Request
     Raises:
         ApiError: 400 without both, 429 while throttled, 401 for any failure; the store's errors.
     """
-    from bot.handoff import service
     from bot.handoff.errors import InvalidCredentials
 
     body = json_body(request)
@@ -110,7 +110,7 @@ async def sign_in(store: ConsoleStore, throttle: LoginThrottle, request: Request
 
     def check(session: Session, now: datetime, services: Services) -> Optional[dict[str, Any]]:
         try:
-            issued = service.authenticate(session, username, password[:200], now, services.settings)
+            issued = agents.authenticate(session, username, password[:200], now, services.settings)
         except InvalidCredentials:
             return None
         return {
@@ -131,12 +131,11 @@ async def sign_in(store: ConsoleStore, throttle: LoginThrottle, request: Request
 
 async def sign_out(store: ConsoleStore, request: Request) -> None:
     """Revokes the request's token (after checking it, as for any other request)."""
-    from bot.handoff import service
 
     token = bearer(request)
 
     def revoke(session: Session, agent: Agent, now: datetime, services: Services) -> bool:
-        return service.revoke(session, token, now)
+        return agents.revoke(session, token, now)
 
     await as_agent(store, request, revoke)
 
@@ -149,7 +148,6 @@ async def as_agent(
     Raises:
         ApiError: 401 for a missing, expired or revoked token; the errors of ``ConsoleStore.run``.
     """
-    from bot.handoff import service
 
     token = bearer(request)
     if not token:
@@ -157,7 +155,7 @@ async def as_agent(
     touch = (request.headers.get(AUTO_REFRESH_HEADER) or "").lower() != "auto"
 
     def checked(session: Session, now: datetime, services: Services) -> T:
-        agent = service.agent_for_token(session, token, now, services.settings, touch=touch)
+        agent = agents.agent_for_token(session, token, now, services.settings, touch=touch)
         if agent is None:
             raise ApiError(401, UNAUTHORIZED)
         return work(session, agent, now, services)
@@ -167,13 +165,12 @@ async def as_agent(
 
 async def token_valid(store: ConsoleStore, token: Any) -> bool:
     """Whether ``token`` is a live sign-in (without counting as activity); False when the store is down."""
-    from bot.handoff import service
 
     if not isinstance(token, str) or not token:
         return False
 
     def check(session: Session, now: datetime, services: Services) -> bool:
-        return service.agent_for_token(session, token, now, services.settings, touch=False) is not None
+        return agents.agent_for_token(session, token, now, services.settings, touch=False) is not None
 
     try:
         return await store.run(check)
