@@ -47,4 +47,4 @@ class AgentConsoleInput(InputChannel):
         self.updates = ConsoleUpdates(self.store)
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        return console_blueprint(self)
+        return console_blueprint(self.store, self.updates, self.throttle, self.dist_dir)

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sanic import Blueprint, Sanic, response
@@ -21,25 +22,26 @@ from sanic.response import HTTPResponse
 from bot.channels.agent_console import delivery, tracker
 from bot.channels.agent_console.api import api, json_body, text_field
 from bot.channels.agent_console.delivery import CLOSED_TEXT, HANDED_BACK_TEXT
+from bot.channels.agent_console.namespace import ConsoleUpdates
 from bot.channels.agent_console.serialise import agent_json, handoff_json, iso
-from bot.channels.agent_console.signin import as_agent, sign_in, sign_out
+from bot.channels.agent_console.signin import LoginThrottle, as_agent, sign_in, sign_out
 from bot.channels.agent_console.static import console_file
+from bot.channels.agent_console.store import ConsoleStore
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from bot.app import Services
-    from bot.channels.agent_console.channel import AgentConsoleInput
     from bot.handoff.models import Agent
 
 
-def console_blueprint(console: AgentConsoleInput) -> Blueprint:
-    """The pages and the JSON API of ``console``."""
+def console_blueprint(
+    store: ConsoleStore, updates: ConsoleUpdates, throttle: LoginThrottle, dist_dir: Path
+) -> Blueprint:
+    """The console's pages and JSON API over its store, live updates, sign-in throttle and files."""
     from bot.handoff import agents, service
 
-    hook = Blueprint(f"agent_console_{id(console)}", __name__)
-    store = console.store
-    updates = console.updates
+    hook = Blueprint(f"agent_console_{id(store)}", __name__)
 
     @hook.listener("before_server_start")
     async def bind(app: Sanic, *_: Any) -> None:
@@ -47,20 +49,20 @@ def console_blueprint(console: AgentConsoleInput) -> Blueprint:
 
     @hook.route("/", methods=["GET"])
     async def page(_: Request) -> HTTPResponse:
-        return console_file(console.dist_dir, "index.html")
+        return console_file(dist_dir, "index.html")
 
     @hook.route("/console.js", methods=["GET"])
     async def script(_: Request) -> HTTPResponse:
-        return console_file(console.dist_dir, "console.js")
+        return console_file(dist_dir, "console.js")
 
     @hook.route("/console.css", methods=["GET"])
     async def style(_: Request) -> HTTPResponse:
-        return console_file(console.dist_dir, "console.css")
+        return console_file(dist_dir, "console.css")
 
     @hook.route("/api/login", methods=["POST"])
     @api
     async def login(request: Request) -> HTTPResponse:
-        return response.json(await sign_in(store, console.throttle, request))
+        return response.json(await sign_in(store, throttle, request))
 
     @hook.route("/api/logout", methods=["POST"])
     @api
