@@ -1,5 +1,6 @@
-"""``python -m bot.ops``: make run-prod's helpers.
+"""``python -m bot.ops``: make run-prod and its helpers.
 
+python -m bot.ops run-prod                               the topology (scripts/run-prod.sh runs this)
 python -m bot.ops nginx-config DIR HOST PORT RASA_PORT...  only writes DIR/nginx.conf
 python -m bot.ops launch PIDFILE DELAY -- COMMAND...     supervisord's command for each program
 """
@@ -12,6 +13,10 @@ from pathlib import Path
 
 def main(argv: list[str]) -> int:
     command, args = (argv[0], argv[1:]) if argv else ("", [])
+    if command == "run-prod" and not args:
+        from bot.ops.run_prod import main as run_prod
+
+        return run_prod()
     if command == "nginx-config" and len(args) >= 4 and all(a.isdigit() for a in args[2:]):
         from bot.ops.topology import write_nginx_conf
 
