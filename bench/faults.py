@@ -57,6 +57,7 @@ from bench.harness import (  # noqa: E402
     run_conversation,
     tracker_losses,
 )
+from bot.ops.topology import ACTION_SERVER, rasa_program  # noqa: E402
 
 PG_CLUSTER = sorted(os.listdir("/etc/postgresql"))[0] if os.path.isdir("/etc/postgresql") else ""
 PG_CTL = ["pg_ctlcluster", "--skip-systemctl-redirect", PG_CLUSTER, "main"]
@@ -222,7 +223,7 @@ async def rasa_process_killed(topology: Topology, pool: NumberPool, outbox: Outb
             for s, p, c in zip(subscribers, phones, conversations, strict=False)
         ))  # fmt: skip
         victim_port = topology.rasa_ports[0]
-        victim = topology.pid(f"rasa-{victim_port}")
+        victim = topology.pid(rasa_program(victim_port))
         said_before = len(topology.output)
         # the password turn goes out on every conversation; the kill lands while they are in flight
         rest = [
@@ -294,7 +295,7 @@ async def action_server_stopped(topology: Topology, pool: NumberPool, outbox: Ou
         ))  # fmt: skip
         before = [await asyncio.to_thread(alerts, p) for p in phones]
         said_before = len(topology.output)
-        victim = topology.pid("action-server")
+        victim = topology.pid(ACTION_SERVER)
         kill_group(victim)
         stopped_at = time.monotonic()
         log(f"  killed the action server (pid {victim} and its workers)")

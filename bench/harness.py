@@ -1,7 +1,8 @@
 """What the production benchmarks share: the topology, the subscribers, their clients and the checks.
 
 * :class:`Topology` starts ``scripts/run-prod.sh`` (PROD_DEMO=1) with databases, a queue, ports and
-  a run folder of its own, and removes them afterwards.
+  a run folder of its own (a :class:`bot.ops.topology.Layout`: its processes, ports, logs and pid
+  files are run-prod's own), and removes them afterwards.
 * :func:`clone_accounts` copies demo accounts to fresh numbers, so hundreds of simulated
   subscribers can verify by SMS without meeting the five-codes-an-hour limit of one number.
 * :class:`RestSubscriber` and :class:`WidgetSubscriber` talk as the REST channel's clients and as
@@ -29,6 +30,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional, Protocol
+
+from bot.ops.topology import Layout
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = str(ROOT / ".venv" / "bin" / "python")
@@ -82,8 +85,9 @@ class Topology:
     """``make run-prod`` (PROD_DEMO=1) with state of its own; a context manager.
 
     Attributes:
+        layout: run-prod's ports, replicas, run folder and restarts (bot/ops/topology.py).
         url: nginx in front (``http://127.0.0.1:PORT``).
-        run_dir: run-prod's folder (logs, pid files, nginx configuration).
+        run_dir: run-prod's folder (logs, pid files, nginx and supervisord configurations).
         billing_url, tracker_url: the two PostgreSQL databases.
         output: what run-prod printed so far (restarts included).
     """
@@ -95,13 +99,18 @@ class Topology:
         self.run_dir = run_dir
         self.replicas = replicas
         base = free_ports(replicas + 2)  # the Rasa processes, then nginx and the action server
-        front, action = base + replicas, base + replicas + 1
-        self.rasa_ports = [base + i for i in range(replicas)]
-        self.action_port = action
-        self.url = f"http://127.0.0.1:{front}"
         self.billing_db, self.tracker_db = f"billing_{self.suffix}", f"rasa_tracker_{self.suffix}"
         self.billing_url, self.tracker_url = f"{PG}/{self.billing_db}", f"{PG}/{self.tracker_db}"
         self.queue, self.exchange = f"events_{self.suffix}", f"events-{self.suffix}"
+        layout = Layout(
+            run_dir,
+            replicas=replicas,
+            workers=workers,
+            base_port=base,
+            front_port=base + replicas,
+            action_port=base + replicas + 1,
+            billing_db=self.billing_db,
+        )
         self.env = {
             **{
                 k: v
@@ -109,16 +118,10 @@ class Topology:
                 if k not in ("BOT_ENV", "BOT_DATABASE_URL", "ACTION_ENDPOINT")
             },
             "PROD_DEMO": "1",
-            "RASA_REPLICAS": str(replicas),
-            "ACTION_SERVER_WORKERS": str(workers),
-            "RASA_BASE_PORT": str(base),
-            "PROD_PORT": str(front),
-            "ACTION_SERVER_PORT": str(action),
-            "PROD_BILLING_DB": self.billing_db,
+            **layout.env(),
             "RASA_TRACKER_DB_NAME": self.tracker_db,
             "RASA_EVENTS_QUEUE": self.queue,
             "RASA_EVENTS_EXCHANGE": self.exchange,
-            "RUN_PROD_DIR": str(run_dir),
             "LOG_LEVEL": os.environ.get("LOG_LEVEL", "WARNING"),
             # Every simulated subscriber connects from 127.0.0.1: one client, whose production limit
             # (10 codes an hour, docs/channels.md) would refuse all but the first ten verifications.
@@ -126,6 +129,10 @@ class Topology:
             **(env or {}),
         }
         self.env.pop("SOCKETIO_REDIS_URL", None)
+        self.layout = Layout.from_env(self.env)  # with what ``env`` changed (PROD_RESTART_DELAY, ...)
+        self.rasa_ports = self.layout.rasa_ports
+        self.action_port = self.layout.action_port
+        self.url = self.layout.front_url
         self.output: list[str] = []
         self.proc: Optional[subprocess.Popen[str]] = None
         self._reader: Optional[threading.Thread] = None
@@ -167,8 +174,9 @@ class Topology:
         return self
 
     def pid(self, name: str) -> int:
-        """The pid run-prod wrote for a process: ``action-server``, ``rasa-PORT``, ``nginx``, ..."""
-        return int((self.run_dir / "pids" / f"{name}.pid").read_text().strip())
+        """The pid of a process of the topology, by its name in bot/ops/topology.py
+        (``ACTION_SERVER``, ``rasa_program(port)``, ``NGINX``, ...); it leads its process group."""
+        return int(self.layout.pid_file(name).read_text().strip())
 
     def said_since(self, start: int) -> str:
         return "".join(self.output[start:])

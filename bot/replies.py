@@ -1,5 +1,5 @@
 """What a subscriber hears when a message could not be handled. Plain strings, no imports: the
-channels use them, and so does the nginx front that run-prod writes (scripts/run-prod.sh)."""
+channels use them, and so does the nginx front that run-prod writes (bot/ops/topology.py)."""
 
 #: A message that failed in the channel or in Rasa (a store, the lock store, a Rasa process).
 FAILURE_TEXT = (

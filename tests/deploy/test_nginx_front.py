@@ -1,7 +1,8 @@
-"""The nginx front that ``make run-prod`` writes (scripts/run-prod.sh nginx-config), run for real
-in front of two stand-in backends: socket.io over WebSocket and plain HTTP are balanced, long-polling
-and its upgrade stick to one process, Upgrade headers reach the backend, and query strings (Rasa's
-``?token=``) stay out of the access log. Skipped when nginx is not installed (apt-get install nginx).
+"""The nginx front that ``make run-prod`` writes (deploy/nginx.conf.template filled in by
+bot/ops/topology.py), checked by ``nginx -t`` and run for real in front of two stand-in backends:
+socket.io over WebSocket and plain HTTP are balanced, long-polling and its upgrade stick to one
+process, Upgrade headers reach the backend, and query strings (Rasa's ``?token=``) stay out of the
+access log. Skipped when nginx is not installed (apt-get install nginx).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.settings import PROJECT_ROOT
+from bot.ops.topology import write_nginx_conf
 
 NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
 pytestmark = pytest.mark.skipif(NGINX is None, reason="nginx is not installed (apt-get install nginx)")
@@ -66,13 +67,7 @@ def front(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path,
     directory = tmp_path_factory.mktemp("nginx")
     directory.chmod(0o755)
     port = _free_port()
-    subprocess.run(
-        [str(PROJECT_ROOT / "scripts/run-prod.sh"), "nginx-config", str(directory), "127.0.0.1", str(port)]
-        + [str(p) for p in ports],
-        check=True,
-        timeout=30,
-    )
-    conf = directory / "nginx.conf"
+    conf = write_nginx_conf(directory, "127.0.0.1", port, ports)
     args = [str(NGINX), "-p", str(directory), "-e", str(directory / "error.log"), "-c", str(conf)]
     nginx = subprocess.Popen([*args, "-g", "daemon off;"])
     try:
@@ -147,8 +142,17 @@ def test_a_rest_message_whose_process_died_gets_the_kind_failure_text(
     assert json.loads(failed.value.read()) == [{"text": FAILURE_TEXT}]
 
 
-def test_the_compose_front_carries_the_same_kind_text() -> None:
-    from bot.replies import FAILURE_TEXT
-
-    static = (PROJECT_ROOT / "deploy" / "nginx.conf").read_text(encoding="utf-8")
-    assert f"return 503 '{json.dumps([{'text': FAILURE_TEXT}], ensure_ascii=False)}';" in static
+def test_the_rendered_configuration_passes_nginx_t_with_every_process_upstream(tmp_path: Path) -> None:
+    tmp_path.chmod(0o755)
+    conf = write_nginx_conf(tmp_path, "127.0.0.1", _free_port(), [6000, 6001, 6002])
+    args = [str(NGINX), "-t", "-p", str(tmp_path), "-e", str(tmp_path / "error.log"), "-c", str(conf)]
+    checked = subprocess.run(args, capture_output=True, text=True, timeout=30)
+    assert checked.returncode == 0, checked.stderr
+    assert "test is successful" in checked.stderr
+    text = conf.read_text(encoding="utf-8")
+    for port in (6000, 6001, 6002):  # in rasa_any and in rasa_sticky
+        assert text.count(f"server 127.0.0.1:{port} max_fails=2 fail_timeout=10s;") == 2
+    broken = tmp_path / "broken.conf"
+    broken.write_text(text.replace("upstream rasa_sticky {", "upstream rasa_sticky {{"), encoding="utf-8")
+    args[-1] = str(broken)
+    assert subprocess.run(args, capture_output=True, timeout=30).returncode != 0  # nginx -t does refuse

@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 
 from bench.harness import Topology, port_free
+from bot.ops.topology import ACTION_SERVER
 from bot.settings import PROJECT_ROOT
 
 pytestmark = pytest.mark.skipif(
@@ -152,7 +153,7 @@ async def test_the_widget_protocol_over_websocket_through_nginx(topology: Topolo
 
 def test_a_process_that_dies_is_started_again(topology: Topology) -> None:
     said = len(topology.output)
-    action_server = topology.pid("action-server")
+    action_server = topology.pid(ACTION_SERVER)
     os.killpg(action_server, signal.SIGKILL)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -165,7 +166,7 @@ def test_a_process_that_dies_is_started_again(topology: Topology) -> None:
         time.sleep(0.5)
     else:
         pytest.fail("the action server was not started again:\n" + topology.said_since(said))
-    assert topology.pid("action-server") != action_server
+    assert topology.pid(ACTION_SERVER) != action_server
     assert _say(topology.url, f"smoke-{uuid.uuid4().hex[:8]}", "你好")  # the topology answers again
 
 
