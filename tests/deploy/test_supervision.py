@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from bot.ops import run_prod
-from bot.ops.run_prod import Failed, Restarts, Supervisor
+from bot.ops.checks import Failed
+from bot.ops.run_prod import Restarts, Supervisor
 from bot.ops.topology import Layout, Program
 
 
