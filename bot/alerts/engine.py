@@ -50,11 +50,11 @@ from bot import audit
 from bot.alerts.rules import AlertError, armed_for_period
 from bot.billing.models import AlertRule, Charge, DataUsage, Payment, Subscriber
 from bot.billing.queries import ALERT_LABELS, NOTIFY_CHANNEL_LABELS, period_spend_fen
-from bot.clock import local_period, to_local
+from bot.clock import local_period
 from bot.notifications.errors import SmsGatewayError
 from bot.notifications.models import Notification
 from bot.notifications.sms import SmsGateway, gateway_from_settings
-from bot.texts.formats import yuan
+from bot.texts import alerts as texts
 
 #: The ``notifications.kind`` of every alert message (the same as the demo history's alerts).
 ALERT_KIND = "alert"
@@ -76,7 +76,7 @@ class AlertDeliveryFailed(AlertError):
         self.alert_type = alert_type
         self.detail = detail
         label = ALERT_LABELS.get(alert_type, alert_type)
-        super().__init__(f"{label}短信未能发出（{detail}），本次操作已撤销，请稍后重试")
+        super().__init__(texts.delivery_failed(label, detail))
 
 
 @dataclass(frozen=True)
@@ -98,8 +98,10 @@ class FiredAlert:
     @property
     def label(self) -> str:
         """E.g. ``余额提醒（短信）``."""
-        via = NOTIFY_CHANNEL_LABELS.get(self.channel, self.channel)
-        return f"{ALERT_LABELS.get(self.alert_type, self.alert_type)}（{via}）"
+        return texts.fired_label(
+            ALERT_LABELS.get(self.alert_type, self.alert_type),
+            NOTIFY_CHANNEL_LABELS.get(self.channel, self.channel),
+        )
 
 
 class _LazyGateway:
@@ -128,10 +130,6 @@ def _active_rules(session: Session, subscriber_id: int, types: tuple[str, ...]) 
             .order_by(AlertRule.id)
         )
     )
-
-
-def _gb(mb: int) -> str:
-    return f"{mb / 1024:.1f}GB"
 
 
 def _deliver(
@@ -207,40 +205,6 @@ def _rearm(
     )
 
 
-def deduction_body(charge: Charge, balance_fen: int) -> str:
-    """The text of a deduction alert."""
-    when = to_local(charge.charged_at)
-    return (
-        f"【扣费提醒】尊敬的客户，您的账户于{when.month}月{when.day}日{when:%H:%M}"
-        f"扣费{yuan(charge.amount_fen)}元（{charge.description}），当前余额{yuan(balance_fen)}元。"
-    )
-
-
-def balance_body(balance_fen: int, threshold_fen: int) -> str:
-    """The text of a balance alert."""
-    return (
-        f"【余额提醒】尊敬的客户，您的账户余额为{yuan(balance_fen)}元，已低于您设置的"
-        f"{yuan(threshold_fen)}元，请及时充值，以免影响正常使用。"
-    )
-
-
-def spend_body(spend_fen: int, threshold_fen: int) -> str:
-    """The text of a spend alert."""
-    return (
-        f"【消费提醒】尊敬的客户，您本月消费已达{yuan(spend_fen)}元，超过您设置的"
-        f"{yuan(threshold_fen)}元提醒额度。"
-    )
-
-
-def data_body(used_mb: int, allowance_mb: int, threshold_percent: int) -> str:
-    """The text of a data alert."""
-    percent = used_mb * 100 // allowance_mb
-    return (
-        f"【流量提醒】尊敬的客户，您本月已使用流量{_gb(used_mb)}，占套餐内流量{_gb(allowance_mb)}的"
-        f"{percent}%，已达到您设置的{threshold_percent}%提醒比例。"
-    )
-
-
 def on_charge_posted(
     session: Session,
     subscriber: Subscriber,
@@ -284,7 +248,7 @@ def on_charge_posted(
                     session,
                     subscriber,
                     rule,
-                    deduction_body(charge, balance),
+                    texts.deduction_body(charge.charged_at, charge.amount_fen, charge.description, balance),
                     at=at,
                     gateway=gateway,
                     details={**trigger, "amount_fen": charge.amount_fen, "balance_fen": balance},
@@ -298,7 +262,7 @@ def on_charge_posted(
                             session,
                             subscriber,
                             rule,
-                            balance_body(balance, rule.threshold),
+                            texts.balance_body(balance, rule.threshold),
                             at=at,
                             gateway=gateway,
                             details={**trigger, "balance_fen": balance},
@@ -315,7 +279,7 @@ def on_charge_posted(
                         session,
                         subscriber,
                         rule,
-                        spend_body(spend, rule.threshold),
+                        texts.spend_body(spend, rule.threshold),
                         at=at,
                         gateway=gateway,
                         details={**trigger, "spend_fen": spend, "bill_period": period},
@@ -416,7 +380,7 @@ def on_usage_updated(
                 session,
                 subscriber,
                 rule,
-                data_body(used, allowance, rule.threshold),
+                texts.data_body(used, allowance, rule.threshold),
                 at=at,
                 gateway=gateway,
                 details={
