@@ -56,9 +56,9 @@ from bot.billing.errors import (
     NoPendingClosure,
     UnknownSubscriber,
 )
+from bot.billing.ledger import settle_bills
 from bot.billing.models import Bill, Charge, ClosureRequest, Dispute, Payment, Subscriber, Subscription
 from bot.billing.queries import SubscriptionView, active_subscriptions, period_spend_fen
-from bot.billing.services import settle_bills
 from bot.clock import SHANGHAI, local_period, to_local
 from bot.notifications.sms import SmsGateway
 from bot.notifications.wechat_bindings import unbind_subscriber
