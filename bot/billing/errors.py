@@ -9,13 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any, Optional
+from typing import Any, Optional
 
+from bot.billing.blockers import Blocker
 from bot.clock import to_local
 from bot.texts.formats import mask_phone, yuan
-
-if TYPE_CHECKING:
-    from bot.billing.closure import Blocker
 
 
 def _who(phone: str | int) -> str:
@@ -119,7 +117,7 @@ class ClosureBlocked(BillingError):
     """Closing the account (销户) is refused: something must be dealt with first.
 
     Attributes:
-        blockers: the reasons, each a ``bot.billing.closure.Blocker`` with ``code``,
+        blockers: the reasons, each a ``bot.billing.blockers.Blocker`` with ``code``,
             ``message_zh`` and ``amount_fen``; never empty.
     """
 
@@ -145,8 +143,6 @@ class ConsentRequired(ClosureBlocked):
     """
 
     def __init__(self, fee_fen: int, contract_end: Optional[date] = None) -> None:
-        from bot.billing.closure import Blocker
-
         self.fee_fen = fee_fen
         self.contract_end = contract_end
         until = f"（合约期至{contract_end.isoformat()}）" if contract_end is not None else ""
