@@ -13,7 +13,7 @@ from typing import Any, Optional
 
 from bot.billing.blockers import Blocker
 from bot.clock import to_local
-from bot.texts.formats import mask_phone, yuan
+from bot.texts.formats import mask_phone
 
 
 def _who(phone: str | int) -> str:
@@ -118,7 +118,7 @@ class ClosureBlocked(BillingError):
 
     Attributes:
         blockers: the reasons, each a ``bot.billing.blockers.Blocker`` with ``code``,
-            ``message_zh`` and ``amount_fen``; never empty.
+            ``amount_fen`` and (made by ``bot.texts.closure``) ``message_zh``; never empty.
     """
 
     def __init__(self, blockers: Sequence[Blocker]) -> None:
@@ -145,15 +145,8 @@ class ConsentRequired(ClosureBlocked):
     def __init__(self, fee_fen: int, contract_end: Optional[date] = None) -> None:
         self.fee_fen = fee_fen
         self.contract_end = contract_end
-        until = f"（合约期至{contract_end.isoformat()}）" if contract_end is not None else ""
         super().__init__(
-            [
-                Blocker(
-                    code="consent_required",
-                    message_zh=f"合约期内销户需支付提前解约违约金{yuan(fee_fen)}元{until}，须您明确同意",
-                    amount_fen=fee_fen,
-                )
-            ]
+            [Blocker(code="consent_required", amount_fen=fee_fen, fee_fen=fee_fen, contract_end=contract_end)]
         )
 
 

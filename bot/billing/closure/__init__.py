@@ -45,7 +45,7 @@ from bot.billing.closure.rules import (
     COOLING_OFF_DAYS,
     HALL_REFUND,
     NUMBER_QUARANTINE_DAYS,
-    REFUND_METHOD_LABELS,
+    REFUND_CHANNELS,
     closure_effective_at,
 )
 from bot.billing.closure.views import (
@@ -61,7 +61,7 @@ __all__ = [
     "COOLING_OFF_DAYS",
     "HALL_REFUND",
     "NUMBER_QUARANTINE_DAYS",
-    "REFUND_METHOD_LABELS",
+    "REFUND_CHANNELS",
     "Blocker",
     "ClosureCancelResult",
     "ClosureCheck",

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.billing.blockers import Blocker
-from bot.billing.closure.rules import HALL_REFUND, REFUND_METHOD_LABELS, check_aware, closure_effective_at
+from bot.billing.closure.rules import HALL_REFUND, REFUND_CHANNELS, check_aware, closure_effective_at
 from bot.billing.closure.state import pending_request
 from bot.billing.closure.views import ClosureCheck, ContractInfo, request_view
 from bot.billing.errors import UnknownSubscriber
@@ -17,7 +17,6 @@ from bot.billing.ledger import unpaid_bills_fen
 from bot.billing.models import Dispute, Payment, Subscriber
 from bot.billing.queries import active_subscriptions
 from bot.clock import to_local
-from bot.texts.formats import yuan
 
 
 def open_disputes(session: Session, subscriber_id: int) -> list[Dispute]:
@@ -38,7 +37,7 @@ def refund_channel(session: Session, subscriber_id: int) -> str:
         .order_by(Payment.paid_at.desc(), Payment.id.desc())
         .limit(1)
     )
-    return method if method in REFUND_METHOD_LABELS else HALL_REFUND
+    return method if method in REFUND_CHANNELS else HALL_REFUND
 
 
 def money_blockers(
@@ -49,22 +48,15 @@ def money_blockers(
     balance = int(subscriber.balance_fen)
     arrears = max(unpaid_bills_fen(session, subscriber.id), -balance, 0)
     if arrears > 0:
-        blockers.append(
-            Blocker(
-                code="arrears",
-                message_zh=f"账户欠费{yuan(arrears)}元，须先结清欠费才能销户",
-                amount_fen=arrears,
-            )
-        )
+        blockers.append(Blocker(code="arrears", amount_fen=arrears))
     disputes = open_disputes(session, subscriber.id)
     if disputes:
-        tickets = "、".join(d.ticket_no for d in disputes)
         blockers.append(
             Blocker(
                 code="open_disputes",
-                message_zh=f"有{len(disputes)}笔退费申诉尚未处理完毕（工单号{tickets}），处理完成后才能销户",
                 amount_fen=sum(d.amount_fen for d in disputes),
                 count=len(disputes),
+                ticket_nos=tuple(d.ticket_no for d in disputes),
             )
         )
     fee_due = max(0, termination_fee_fen - max(balance, 0))
@@ -72,11 +64,9 @@ def money_blockers(
         blockers.append(
             Blocker(
                 code="fee_exceeds_balance",
-                message_zh=(
-                    f"提前解约违约金{yuan(termination_fee_fen)}元超过账户余额{yuan(max(balance, 0))}元，"
-                    f"须先充值{yuan(fee_due)}元才能销户"
-                ),
                 amount_fen=fee_due,
+                fee_fen=termination_fee_fen,
+                balance_fen=max(balance, 0),
             )
         )
     return blockers, arrears, fee_due
@@ -98,7 +88,7 @@ def build_check(session: Session, subscriber: Subscriber, now: datetime) -> Clos
     fee = contract.termination_fee_fen if contract is not None else 0
     pending = pending_request(session, subscriber.id)
     if subscriber.status == "closed":
-        blockers = [Blocker(code="already_closed", message_zh="该号码已销户")]
+        blockers = [Blocker(code="already_closed")]
         arrears = max(unpaid_bills_fen(session, subscriber.id), -int(subscriber.balance_fen), 0)
         fee_due = 0
         fee = 0
@@ -122,7 +112,6 @@ def build_check(session: Session, subscriber: Subscriber, now: datetime) -> Clos
         else (),
         refund_fen=refund,
         fee_due_fen=fee_due,
-        refund_method=REFUND_METHOD_LABELS[channel] if channel is not None else None,
         refund_channel=channel,
         effective_at=effective_at,
         checked_at=now,

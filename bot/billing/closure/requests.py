@@ -11,10 +11,8 @@ from bot import audit
 from bot.billing.closure.checks import build_check, refund_channel
 from bot.billing.closure.rules import (
     NUMBER_QUARANTINE_DAYS,
-    REFUND_METHOD_LABELS,
     RESTORABLE_STATUSES,
     check_aware,
-    date_zh,
     subscriber_actor,
 )
 from bot.billing.closure.state import locked_subscriber, pending_request, previous_status
@@ -23,7 +21,7 @@ from bot.billing.errors import ClosureAlreadyEffective, ClosureBlocked, ConsentR
 from bot.billing.models import ClosureRequest
 from bot.billing.queries import active_subscriptions
 from bot.notifications.sms import SmsGateway
-from bot.texts.formats import yuan
+from bot.texts import closure as texts
 
 
 def request_closure(
@@ -74,7 +72,7 @@ def request_closure(
             request=request_view(existing),
             created=False,
             services_to_cancel=services,
-            refund_method=REFUND_METHOD_LABELS[channel] if channel is not None else None,
+            refund_channel=channel,
         )
 
     check = build_check(session, subscriber, at)
@@ -83,7 +81,7 @@ def request_closure(
     if check.termination_fee_fen > 0 and not consent_to_fee:
         raise ConsentRequired(check.termination_fee_fen, check.contract.end if check.contract else None)
 
-    previous_status = subscriber.status if subscriber.status in RESTORABLE_STATUSES else "active"
+    status_before = subscriber.status if subscriber.status in RESTORABLE_STATUSES else "active"
     request = ClosureRequest(
         subscriber_id=subscriber.id,
         status="pending",
@@ -107,7 +105,7 @@ def request_closure(
         entity_id=request.id,
         conversation_id=conversation_id,
         details={
-            "previous_status": previous_status,
+            "previous_status": status_before,
             "effective_at": check.effective_at.isoformat(),
             "refund_fen": check.refund_fen,
             "termination_fee_fen": check.termination_fee_fen,
@@ -117,25 +115,20 @@ def request_closure(
         },
     )
 
-    parts = [f"【销户申请】尊敬的客户，您的销户申请已受理，将于{date_zh(check.effective_at, at)}生效，"]
-    parts.append("生效前可随时撤销（联系客服说“撤销销户”即可），生效前号码可正常使用。")
-    if check.termination_fee_fen > 0 and check.contract is not None:
-        parts.append(
-            f"您的合约期至{check.contract.end.isoformat()}，按您的同意将收取提前解约违约金"
-            f"{yuan(check.termination_fee_fen)}元。"
-        )
-    if check.services_to_cancel:
-        names = "、".join(s.service_name for s in check.services_to_cancel)
-        parts.append(f"已订增值业务（{names}）将一并取消。")
-    if check.refund_fen > 0:
-        parts.append(
-            f"生效后将退还余额{yuan(check.refund_fen)}元（以生效时余额为准，{check.refund_method}）。"
-        )
-    parts.append(f"销户后号码进入{NUMBER_QUARANTINE_DAYS}天冷冻期。")
+    body = texts.request_sms(
+        effective_at=check.effective_at,
+        at=at,
+        fee_fen=check.termination_fee_fen,
+        contract_end=check.contract.end if check.contract is not None else None,
+        service_names=[s.service_name for s in check.services_to_cancel],
+        refund_fen=check.refund_fen,
+        refund_channel=check.refund_channel,
+        quarantine_days=NUMBER_QUARANTINE_DAYS,
+    )
     sms.send(
         session,
         phone=subscriber.phone,
-        body="".join(parts),
+        body=body,
         kind="closure",
         subscriber_id=subscriber.id,
         at=at,
@@ -145,7 +138,7 @@ def request_closure(
         request=request_view(request),
         created=True,
         services_to_cancel=check.services_to_cancel,
-        refund_method=check.refund_method,
+        refund_channel=check.refund_channel,
     )
 
 
@@ -208,10 +201,7 @@ def cancel_closure(
     sms.send(
         session,
         phone=subscriber.phone,
-        body=(
-            f"【销户撤销】尊敬的客户，您原定于{date_zh(request.effective_at, at)}生效的销户申请已撤销，"
-            "号码及已订业务保持不变。如需再次销户，请重新申请。"
-        ),
+        body=texts.cancel_sms(request.effective_at, at),
         kind="closure",
         subscriber_id=subscriber.id,
         at=at,

@@ -11,14 +11,11 @@ COOLING_OFF_DAYS = 3
 #: Days a closed number is held before it may be given to someone else (told in the SMS).
 NUMBER_QUARANTINE_DAYS = 90
 
-#: How the refund reaches the subscriber, by the method of the most recent top-up.
-REFUND_METHOD_LABELS = {
-    "alipay": "原路退回至支付宝",
-    "wechat_pay": "原路退回至微信支付",
-    "bank_card": "原路退回至银行卡",
-    "hall": "凭本人有效身份证件到营业厅领取",
-}
-#: The refund channel when the last top-up was cash at a hall or there was none.
+#: Refund channels (``ClosureCheck.refund_channel``): the method of the most recent top-up when the
+#: refund can go back the same way (原路退回), else :data:`HALL_REFUND`.
+REFUND_CHANNELS = ("alipay", "wechat_pay", "bank_card", "hall")
+#: The refund channel when the last top-up was cash at a hall or there was none (collected at a
+#: hall with an identity document).
 HALL_REFUND = "hall"
 
 #: Statuses a cancelled request may restore; anything else restores ``active``.
@@ -26,6 +23,7 @@ RESTORABLE_STATUSES = ("active", "suspended")
 
 
 def check_aware(moment: datetime, name: str) -> None:
+    """Refuses a naive ``moment`` (``ValueError`` naming the argument)."""
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise ValueError(f"{name!r} must be a timezone-aware datetime")
 
@@ -44,14 +42,6 @@ def closure_effective_at(requested_at: datetime) -> datetime:
     return datetime(day.year, day.month, day.day, tzinfo=SHANGHAI).astimezone(timezone.utc)
 
 
-def date_zh(moment: datetime, reference: datetime) -> str:
-    """``11月25日`` (with the year when it differs from ``reference``'s local year)."""
-    local = to_local(moment)
-    text = f"{local.month}月{local.day}日"
-    if local.year != to_local(reference).year:
-        text = f"{local.year}年{text}"
-    return text
-
-
 def subscriber_actor(subscriber_id: int) -> str:
+    """The audit actor of what the subscriber asks for."""
     return f"subscriber:{subscriber_id}"

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from bot import audit
 from bot.billing.closure.checks import money_blockers, refund_channel
-from bot.billing.closure.rules import NUMBER_QUARANTINE_DAYS, REFUND_METHOD_LABELS, date_zh
+from bot.billing.closure.rules import NUMBER_QUARANTINE_DAYS
 from bot.billing.closure.state import locked_subscriber
 from bot.billing.closure.views import ClosureCompletion
 from bot.billing.ledger import settle_bills
@@ -20,7 +20,7 @@ from bot.billing.queries import period_spend_fen
 from bot.clock import local_period
 from bot.notifications.sms import SmsGateway
 from bot.notifications.wechat_bindings import unbind_subscriber
-from bot.texts.formats import yuan
+from bot.texts import closure as texts
 
 logger = logging.getLogger("bot.billing.closure")
 
@@ -135,7 +135,7 @@ def complete_one(
             blockers=tuple(blockers),
             termination_fee_fen=0,
             refund_fen=0,
-            refund_method=None,
+            refund_channel=None,
             services_cancelled=(),
             at=now,
         )
@@ -144,12 +144,11 @@ def complete_one(
     services = _end_subscriptions(session, subscriber.id, now)
     fee_charge: Optional[Charge] = None
     if fee > 0:
-        until = f"（合约期至{subscriber.contract_end.isoformat()}）" if subscriber.contract_end else ""
         fee_charge = _settlement_charge(
             session,
             subscriber,
             amount_fen=fee,
-            description=f"提前解约违约金{until}",
+            description=texts.termination_fee_line(subscriber.contract_end),
             purpose="termination_fee",
             at=now,
             conversation_id=conversation_id,
@@ -163,7 +162,7 @@ def complete_one(
             session,
             subscriber,
             amount_fen=refund,
-            description=f"销户退还余额（{REFUND_METHOD_LABELS[channel]}）",
+            description=texts.refund_line(channel),
             purpose="refund",
             at=now,
             conversation_id=conversation_id,
@@ -177,7 +176,6 @@ def complete_one(
     unbind_subscriber(
         session, subscriber.id, at=now, actor="system", reason="closure", conversation_id=conversation_id
     )
-    method = REFUND_METHOD_LABELS[channel] if channel is not None else None
     audit.record(
         session,
         at=now,
@@ -200,18 +198,19 @@ def complete_one(
         },
     )
 
-    parts = [f"【销户完成】尊敬的客户，您的号码已于{date_zh(request.effective_at, now)}完成销户。"]
-    if fee > 0:
-        parts.append(f"已收取提前解约违约金{yuan(fee)}元。")
-    if refund > 0:
-        parts.append(f"账户余额{yuan(refund)}元将{method}。")
-    if services:
-        parts.append(f"已取消增值业务：{'、'.join(services)}。")
-    parts.append(f"号码将进入{NUMBER_QUARANTINE_DAYS}天冷冻期。感谢您的使用。")
+    body = texts.completion_sms(
+        effective_at=request.effective_at,
+        at=now,
+        fee_fen=fee,
+        refund_fen=refund,
+        refund_channel=channel,
+        service_names=services,
+        quarantine_days=NUMBER_QUARANTINE_DAYS,
+    )
     sms.send(
         session,
         phone=subscriber.phone,
-        body="".join(parts),
+        body=body,
         kind="closure",
         subscriber_id=subscriber.id,
         at=now,
@@ -225,7 +224,7 @@ def complete_one(
         blockers=(),
         termination_fee_fen=fee,
         refund_fen=refund,
-        refund_method=method,
+        refund_channel=channel,
         services_cancelled=tuple(services),
         at=now,
     )

@@ -7,11 +7,15 @@ from datetime import date, datetime
 from typing import Optional
 
 from bot.billing.blockers import Blocker
-from bot.billing.closure.rules import NUMBER_QUARANTINE_DAYS, date_zh
+from bot.billing.closure.rules import NUMBER_QUARANTINE_DAYS
 from bot.billing.models import ClosureRequest
 from bot.billing.queries import SubscriptionView
 from bot.clock import to_local
-from bot.texts.formats import yuan
+from bot.texts import closure as texts
+
+
+def _refund_method(channel: Optional[str]) -> Optional[str]:
+    return texts.refund_method(channel) if channel is not None else None
 
 
 @dataclass(frozen=True)
@@ -89,8 +93,8 @@ class ClosureCheck:
         services_to_cancel: value-added services running now; all end with the closure.
         refund_fen: max(0, balance - termination fee): what would be refunded today.
         fee_due_fen: max(0, termination fee - max(balance, 0)): what must be topped up first.
-        refund_method: how the refund is paid, in Chinese (see the module); ``None`` if no refund.
-        refund_channel: ``alipay``, ``wechat_pay``, ``bank_card`` or ``hall``; ``None`` if no refund.
+        refund_channel: ``alipay``, ``wechat_pay``, ``bank_card`` or ``hall``; ``None`` if no refund
+            (``refund_method`` says it in Chinese).
         effective_at: when a request made now would take effect (see ``pending`` for an
             existing one).
         checked_at: the moment of the check.
@@ -108,10 +112,14 @@ class ClosureCheck:
     services_to_cancel: tuple[SubscriptionView, ...]
     refund_fen: int
     fee_due_fen: int
-    refund_method: Optional[str]
     refund_channel: Optional[str]
     effective_at: datetime
     checked_at: datetime
+
+    @property
+    def refund_method(self) -> Optional[str]:
+        """How the refund is paid, in Chinese (e.g. ``原路退回至支付宝``); ``None`` if no refund."""
+        return _refund_method(self.refund_channel)
 
     @property
     def can_close(self) -> bool:
@@ -138,24 +146,15 @@ class ClosureCheck:
         """
         facts = [("blocker", b.message_zh) for b in self.blockers]
         if self.termination_fee_fen > 0 and self.contract is not None:
-            facts.append(
-                (
-                    "fee",
-                    f"您的合约期至{self.contract.end.isoformat()}，合约期内销户需支付提前解约违约金"
-                    f"{yuan(self.termination_fee_fen)}元，将从余额中扣除。",
-                )
-            )
+            facts.append(("fee", texts.fee_fact(self.contract.end, self.termination_fee_fen)))
         if self.services_to_cancel:
-            names = "、".join(s.service_name for s in self.services_to_cancel)
-            facts.append(("services", f"已订增值业务（{names}）将一并取消。"))
-        if self.refund_fen > 0 and self.refund_method:
-            facts.append(("refund", f"账户余额{yuan(self.refund_fen)}元将在销户后{self.refund_method}。"))
+            facts.append(("services", texts.services_fact([s.service_name for s in self.services_to_cancel])))
+        if self.refund_fen > 0 and self.refund_channel is not None:
+            facts.append(("refund", texts.refund_fact(self.refund_fen, self.refund_channel)))
         elif self.refund_fen == 0:
-            facts.append(("refund", "销户后没有需要退还的余额。"))
-        facts.append(
-            ("effective", f"销户申请于{date_zh(self.effective_at, self.checked_at)}生效，生效前可随时撤销。")
-        )
-        facts.append(("quarantine", f"销户后号码进入{NUMBER_QUARANTINE_DAYS}天冷冻期。"))
+            facts.append(("refund", texts.no_refund_fact()))
+        facts.append(("effective", texts.effective_fact(self.effective_at, self.checked_at)))
+        facts.append(("quarantine", texts.quarantine_fact(NUMBER_QUARANTINE_DAYS)))
         return tuple(facts)
 
     @property
@@ -172,13 +171,19 @@ class ClosureResult:
         request: the pending request (the new one, or the one already there).
         created: ``False`` when a pending request already existed and nothing was written.
         services_to_cancel: value-added services that will end with the closure.
-        refund_method: how the expected refund will be paid; ``None`` if none is expected.
+        refund_channel: how the expected refund will be paid (``alipay``, ``wechat_pay``,
+            ``bank_card``, ``hall``); ``None`` if none is expected.
     """
 
     request: ClosureRequestView
     created: bool
     services_to_cancel: tuple[SubscriptionView, ...]
-    refund_method: Optional[str]
+    refund_channel: Optional[str]
+
+    @property
+    def refund_method(self) -> Optional[str]:
+        """How the expected refund will be paid, in Chinese; ``None`` if none is expected."""
+        return _refund_method(self.refund_channel)
 
 
 @dataclass(frozen=True)
@@ -207,7 +212,7 @@ class ClosureCompletion:
             and the account ``closing``; the next run tries again.
         termination_fee_fen: the fee charged (0 if none or held).
         refund_fen: the refund paid out (0 if none or held).
-        refund_method: how the refund is paid, if there was one.
+        refund_channel: how the refund is paid, if there was one (``refund_method`` in Chinese).
         services_cancelled: names of the value-added services that ended.
         at: when the run happened (aware UTC).
     """
@@ -219,9 +224,14 @@ class ClosureCompletion:
     blockers: tuple[Blocker, ...]
     termination_fee_fen: int
     refund_fen: int
-    refund_method: Optional[str]
+    refund_channel: Optional[str]
     services_cancelled: tuple[str, ...]
     at: datetime
+
+    @property
+    def refund_method(self) -> Optional[str]:
+        """How the refund is paid, in Chinese, if there was one."""
+        return _refund_method(self.refund_channel)
 
 
 def request_view(row: ClosureRequest) -> ClosureRequestView:
