@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -13,21 +11,16 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.billing import events
-from bot.billing.events import ChargePosted, PaymentRecorded, Subscribers, UsageRecorded
+from bot.billing.events import ChargePosted, PaymentRecorded, Subscribers
 from bot.billing.services import post_charge, record_payment, record_usage
 from bot.clock import FixedClock
 from bot.db import Store
 from bot.schema import metadata
 from tests.support.demo import CHEN, ZHANG
+from tests.support.events import Note, listening
 
 BILLING = Path(__file__).resolve().parents[2] / "bot" / "billing"
 AT = datetime(2026, 11, 22, 2, 0, tzinfo=timezone.utc)
-
-
-@dataclass(frozen=True)
-class _Notice:
-    label: str
-    body: str
 
 
 def test_billing_never_imports_the_alerts() -> None:
@@ -47,13 +40,13 @@ def test_the_registry_keeps_order_and_subscribes_once() -> None:
     registry = Subscribers()
     calls: list[str] = []
 
-    def first(session: Any, event: Any, sms: Any) -> tuple[_Notice, ...]:
+    def first(session: Any, event: Any, sms: Any) -> tuple[Note, ...]:
         calls.append("first")
-        return (_Notice("a", "1"),)
+        return (Note("a", "1"),)
 
-    def second(session: Any, event: Any, sms: Any) -> tuple[_Notice, ...]:
+    def second(session: Any, event: Any, sms: Any) -> tuple[Note, ...]:
         calls.append(f"second:{sms}")
-        return (_Notice("b", "2"), _Notice("c", "3"))
+        return (Note("b", "2"), Note("c", "3"))
 
     registry.subscribe(ChargePosted, first)
     registry.subscribe(ChargePosted, second)
@@ -72,29 +65,9 @@ def test_the_registry_keeps_order_and_subscribes_once() -> None:
     assert ChargePosted(1, 1, ZHANG, 1, "other", "x", None, AT, "2026-11", 0, "refund").settles_closure
 
 
-@pytest.fixture
-def heard() -> Iterator[list[Any]]:
-    """Every event billing publishes during the test (subscribed after the alert engine)."""
-    seen: list[Any] = []
-
-    def listener(session: Any, event: Any, sms: Any) -> tuple[_Notice, ...]:
-        seen.append(event)
-        return (_Notice("listener", type(event).__name__),) if isinstance(event, ChargePosted) else ()
-
-    for kind in (ChargePosted, PaymentRecorded, UsageRecorded):
-        events.subscribe(kind, listener)
-    try:
-        yield seen
-    finally:
-        for kind in (ChargePosted, PaymentRecorded, UsageRecorded):
-            events.SUBSCRIBERS.unsubscribe(kind, listener)
-
-
-def test_every_write_is_published_with_its_figures(
-    seeded: Store, clock: FixedClock, heard: list[Any]
-) -> None:
+def test_every_write_is_published_with_its_figures(seeded: Store, clock: FixedClock) -> None:
     at = clock.advance(minutes=5)
-    with seeded.transaction() as session:
+    with listening(notice=True) as heard, seeded.transaction() as session:
         charge = post_charge(
             session,
             phone=ZHANG,
@@ -120,14 +93,14 @@ def test_every_write_is_published_with_its_figures(
         balance_fen=2650,
         purpose=None,
     )
-    assert charge.alerts_fired == (_Notice("listener", "ChargePosted"),), "the publisher collects notices"
+    assert charge.alerts_fired == (Note("listener", "ChargePosted"),), "the publisher collects notices"
     assert (paid.payment_id, paid.balance_fen, paid.arrears_fen) == (payment.payment_id, 3150, 0)
     assert (used.period, used.data_used_mb, used.data_before_mb) == ("2026-11", 100, 4864)
     assert used.data_allowance_mb == usage.data_allowance_mb
 
 
 def test_a_subscriber_that_raises_rolls_the_write_back(seeded: Store, clock: FixedClock) -> None:
-    def broken(session: Any, event: Any, sms: Any) -> tuple[_Notice, ...]:
+    def broken(session: Any, event: Any, sms: Any) -> tuple[Note, ...]:
         raise RuntimeError("subscriber failed")
 
     def counts() -> dict[str, int]:

@@ -33,8 +33,25 @@ Settlement (:func:`complete_due_closures`) keeps ``balance == payments - charges
 is a charge of kind ``other`` (提前解约违约金), and the refund, being money that leaves the
 account, is also a charge of kind ``other`` (销户退还余额…). The balance then ends at 0, the
 account's open bills are closed and, with payments equal to charges, all settle ``paid``.
-These charges are written here, not through ``services.post_charge``, so that alert hooks
-(余额/消费提醒) do not fire on a closing account; each still gets a ``charge.posted`` audit entry.
+The settlement charges go through the ledger (``bot.billing.ledger``), the one writer of
+charges, so balance, bill and ``charge.posted`` audit follow the same rules as every other charge.
+
+**Alerts and closure (a decision).** Each settlement charge is published (``ChargePosted`` with
+``purpose`` ``termination_fee`` or ``refund``) like any other charge, so every subscriber of
+billing's events sees every movement of money. The alert engine deliberately fires nothing on
+them: the 【销户完成】 SMS already tells the fee and the refund, and a deduction, balance
+("余额0.00元…请及时充值") or spend alert to a number that is being closed would be noise. Ordinary
+charges of a ``closing`` account (the number works normally during the cooling-off) fire alerts
+as usual.
+
+Modules, one concern each: :mod:`~bot.billing.closure.rules` (cooling-off, quarantine, refund
+channels), :mod:`~bot.billing.closure.views` (the check and the results),
+:mod:`~bot.billing.closure.state` (the locked subscriber, the pending request, the status read
+back from the audit log), :mod:`~bot.billing.closure.checks` (blockers, fee, refund),
+:mod:`~bot.billing.closure.requests` (request and withdrawal),
+:mod:`~bot.billing.closure.settlement` (one due request) and :mod:`~bot.billing.closure.batch`
+(the nightly job). The copy is in ``bot.texts.closure``; :class:`Blocker` is in
+``bot.billing.blockers`` (shared with ``bot.billing.errors``).
 """
 
 from bot.billing.blockers import Blocker

@@ -1,4 +1,18 @@
-"""Carrying out one due closure request: the settlement of the account and the closure itself."""
+"""Carrying out one due closure request: the settlement of the account and the closure itself.
+
+The settlement goes through the ledger (:mod:`bot.billing.ledger`) like every other charge: the
+early-termination fee and the refund of what is left of the balance are charges of kind
+``other`` (purposes ``termination_fee`` and ``refund``), so the balance, the bill of the period
+and the ``charge.posted`` audit entries follow the same rules as the billing feed's, the balance
+ends at 0 and, with payments equal to charges, every bill closes ``paid``.
+
+Each settlement charge is published (``ChargePosted`` with its ``purpose``) like any other. The
+alert engine, by design, fires nothing on them (see ``bot.alerts.engine.on_charge_posted``): the
+【销户完成】 SMS sent here tells the fee and the refund, and a deduction or balance alert ("余额
+0.00 元，请及时充值") to a number being closed would be noise. Ordinary charges during the
+cooling-off period still fire alerts: the number works normally until the closure. The
+``CHARGE_POSTED_HOOKS`` of ``bot.billing.services`` are not called for settlement charges.
+"""
 
 from __future__ import annotations
 
@@ -10,87 +24,17 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from bot import audit
+from bot.billing import ledger
 from bot.billing.closure.checks import money_blockers, refund_channel
 from bot.billing.closure.rules import NUMBER_QUARANTINE_DAYS
 from bot.billing.closure.state import locked_subscriber
 from bot.billing.closure.views import ClosureCompletion
-from bot.billing.ledger import settle_bills
-from bot.billing.models import Bill, Charge, ClosureRequest, Subscriber, Subscription
-from bot.billing.queries import period_spend_fen
-from bot.clock import local_period
+from bot.billing.models import Charge, ClosureRequest, Subscription
 from bot.notifications.sms import SmsGateway
 from bot.notifications.wechat_bindings import unbind_subscriber
 from bot.texts import closure as texts
 
 logger = logging.getLogger("bot.billing.closure")
-
-
-def _settlement_charge(
-    session: Session,
-    subscriber: Subscriber,
-    *,
-    amount_fen: int,
-    description: str,
-    purpose: str,
-    at: datetime,
-    conversation_id: Optional[str],
-) -> Charge:
-    """Writes one settlement charge (kind ``other``), lowers the balance, audits ``charge.posted``."""
-    charge = Charge(
-        subscriber_id=subscriber.id,
-        charged_at=at,
-        item_kind="other",
-        amount_fen=amount_fen,
-        bill_period=local_period(at),
-        description=description,
-    )
-    session.add(charge)
-    subscriber.balance_fen = Subscriber.balance_fen - amount_fen
-    session.flush()
-    session.refresh(subscriber, ["balance_fen"])
-    audit.record(
-        session,
-        at=at,
-        actor="system",
-        action="charge.posted",
-        subscriber_id=subscriber.id,
-        entity="charge",
-        entity_id=charge.id,
-        conversation_id=conversation_id,
-        details={
-            "amount_fen": amount_fen,
-            "item_kind": "other",
-            "purpose": purpose,
-            "bill_period": charge.bill_period,
-            "balance_fen": subscriber.balance_fen,
-        },
-    )
-    return charge
-
-
-def _close_final_bills(session: Session, subscriber_id: int, at: datetime) -> list[str]:
-    """Brings the period's bill up to date, closes every open bill and settles them (FIFO)."""
-    session.flush()
-    period = local_period(at)
-    bill = session.scalars(
-        select(Bill).where(Bill.subscriber_id == subscriber_id, Bill.period == period)
-    ).one_or_none()
-    total = period_spend_fen(session, subscriber_id, period)
-    if bill is None and total > 0:
-        session.add(Bill(subscriber_id=subscriber_id, period=period, total_fen=total, status="open"))
-    elif bill is not None:
-        bill.total_fen = total
-    session.flush()
-    closed: list[str] = []
-    for open_bill in session.scalars(
-        select(Bill).where(Bill.subscriber_id == subscriber_id, Bill.status == "open").order_by(Bill.period)
-    ):
-        open_bill.status = "unpaid"
-        if open_bill.issued_at is None:
-            open_bill.issued_at = at
-        closed.append(open_bill.period)
-    settle_bills(session, subscriber_id)
-    return closed
 
 
 def _end_subscriptions(session: Session, subscriber_id: int, at: datetime) -> list[str]:
@@ -144,30 +88,36 @@ def complete_one(
     services = _end_subscriptions(session, subscriber.id, now)
     fee_charge: Optional[Charge] = None
     if fee > 0:
-        fee_charge = _settlement_charge(
+        fee_charge = ledger.write_charge(
             session,
             subscriber,
             amount_fen=fee,
+            item_kind="other",
             description=texts.termination_fee_line(subscriber.contract_end),
-            purpose="termination_fee",
             at=now,
+            actor="system",
+            purpose="termination_fee",
             conversation_id=conversation_id,
-        )
+            sms=sms,
+        ).charge
     refund = max(0, int(subscriber.balance_fen))
     channel: Optional[str] = None
     refund_charge: Optional[Charge] = None
     if refund > 0:
         channel = refund_channel(session, subscriber.id)
-        refund_charge = _settlement_charge(
+        refund_charge = ledger.write_charge(
             session,
             subscriber,
             amount_fen=refund,
+            item_kind="other",
             description=texts.refund_line(channel),
-            purpose="refund",
             at=now,
+            actor="system",
+            purpose="refund",
             conversation_id=conversation_id,
-        )
-    bills_closed = _close_final_bills(session, subscriber.id, now)
+            sms=sms,
+        ).charge
+    bills_closed = ledger.close_open_bills(session, subscriber.id, at=now)
 
     request.status = "completed"
     request.refund_fen = refund
