@@ -34,7 +34,6 @@ from sqlalchemy.orm import Session
 
 from bot import audit
 from bot.billing.catalogue import CatalogueSync, ensure_catalogue, plan_spec
-from bot.billing.ledger import settle_bills
 from bot.billing.models import (
     AlertRule,
     Bill,
@@ -46,6 +45,7 @@ from bot.billing.models import (
     Subscriber,
     Subscription,
 )
+from bot.billing.services import settle_bills
 from bot.clock import SHANGHAI, local_period, to_local
 from bot.identity.hashing import hash_secret, normalise_id_digits
 from bot.notifications.models import Notification

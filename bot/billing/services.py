@@ -36,6 +36,7 @@ from bot.billing.errors import (
     UnknownSubscriber,
 )
 from bot.billing.events import Notice
+from bot.billing.ledger import settle_bills as settle_bills  # re-exported: bot.seed builds the demo bills
 from bot.billing.models import CHARGE_KINDS, Charge, Payment, Service, Subscriber, Subscription
 from bot.billing.queries import CHARGE_KIND_LABELS
 from bot.notifications.sms import SmsGateway
