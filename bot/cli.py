@@ -85,7 +85,7 @@ def _data_mb(text: str) -> int:
 
 
 def _print_alerts(alerts, out: TextIO) -> None:  # type: ignore[no-untyped-def]
-    """Lists the alerts a command fired (``bot.alerts.engine.FiredAlert``), if any."""
+    """Lists the alerts a command fired (the result's ``alerts_fired`` notices), if any."""
     if not alerts:
         return
     print(f"已触发提醒 {len(alerts)} 条：", file=out)
@@ -562,6 +562,9 @@ def main(
         return 0 if exc.code in (0, None) else 1
     handler: Handler = args.handler
     try:
+        from bot.app import wire_events
+
+        wire_events()  # the alerts hear what post-charge, post-usage and complete-closures write
         return handler(args, clock or SystemClock(), out)
     except (BillingError, CommandError) as exc:
         print(f"错误：{exc}", file=err)

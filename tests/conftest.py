@@ -20,6 +20,7 @@ os.environ.setdefault("BOT_ENV", "test")
 # PBKDF2 at full strength makes every seeded subscriber cost a second; tests don't need it.
 os.environ.setdefault("BOT_PASSWORD_ITERATIONS", "1000")
 
+from bot.app import wire_events  # noqa: E402
 from bot.clock import FixedClock  # noqa: E402
 from bot.db import Store  # noqa: E402
 from bot.migrate import upgrade  # noqa: E402
@@ -40,6 +41,13 @@ def _pg_admin_connection():  # type: ignore[no-untyped-def]
     )
     conn.autocommit = True
     return conn, url
+
+
+@pytest.fixture(scope="session", autouse=True)
+def billing_events() -> None:
+    """Billing's events reach the alert engine, as ``bot.app`` wires them in every process: tests
+    that post charges, payments or usage without building ``Services`` see alerts fire too."""
+    wire_events()
 
 
 @pytest.fixture(scope="session")

@@ -2,9 +2,10 @@
 
 * :mod:`bot.alerts.rules` — create, list, change and cancel a subscriber's alert rules;
 * :mod:`bot.alerts.engine` — fire them when a charge is posted, a payment recorded or usage
-  updated (``bot.billing.services`` calls it in the same transaction).
+  updated (subscribed to billing's events by ``bot.app.wire_events``; they run in the same
+  transaction as the write).
 
-Importing this package has no side effect (no hook is registered, no gateway is made).
+Importing this package has no side effect (nothing is subscribed, no gateway is made).
 """
 
 from bot.alerts.engine import (

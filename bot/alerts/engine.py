@@ -1,9 +1,11 @@
 """Firing alert rules when money or usage moves, in the same transaction as the movement.
 
-``bot.billing.services`` calls these functions itself (not through the hook lists):
-:func:`on_charge_posted` from ``post_charge``, :func:`on_payment_recorded` from
-``record_payment`` and :func:`on_usage_updated` from ``record_usage``. So an alert fires
-whenever a charge is posted anywhere (billing feed, ``python -m bot post-charge``, tests).
+Billing does not call these functions: it publishes what its ledger writes
+(``bot.billing.events``) and the composition root (``bot.app.wire_events``) subscribes
+:func:`on_charge_posted` to ``ChargePosted``, :func:`on_payment_recorded` to ``PaymentRecorded``
+and :func:`on_usage_updated` to ``UsageRecorded``. So, once wired, an alert fires whenever a
+charge is posted anywhere (billing feed, ``python -m bot post-charge``, tests) — except the
+charges that settle a closure (see :func:`on_charge_posted`).
 
 What fires when:
 
@@ -48,13 +50,14 @@ from sqlalchemy.orm import Session
 
 from bot import audit
 from bot.alerts.rules import AlertError, armed_for_period
-from bot.billing.models import AlertRule, Charge, DataUsage, Payment, Subscriber
+from bot.billing.events import ChargePosted, PaymentRecorded, UsageRecorded
+from bot.billing.models import AlertRule
 from bot.billing.queries import period_spend_fen
-from bot.clock import local_period, to_local
+from bot.clock import local_period
 from bot.notifications.errors import SmsGatewayError
 from bot.notifications.models import Notification
 from bot.notifications.sms import SmsGateway, gateway_from_settings
-from bot.texts.formats import yuan
+from bot.texts import alerts as texts
 from bot.texts.labels import ALERT_LABELS, NOTIFY_CHANNEL_LABELS
 
 #: The ``notifications.kind`` of every alert message (the same as the demo history's alerts).
@@ -77,7 +80,7 @@ class AlertDeliveryFailed(AlertError):
         self.alert_type = alert_type
         self.detail = detail
         label = ALERT_LABELS.get(alert_type, alert_type)
-        super().__init__(f"{label}短信未能发出（{detail}），本次操作已撤销，请稍后重试")
+        super().__init__(texts.delivery_failed(label, detail))
 
 
 @dataclass(frozen=True)
@@ -99,8 +102,10 @@ class FiredAlert:
     @property
     def label(self) -> str:
         """E.g. ``余额提醒（短信）``."""
-        via = NOTIFY_CHANNEL_LABELS.get(self.channel, self.channel)
-        return f"{ALERT_LABELS.get(self.alert_type, self.alert_type)}（{via}）"
+        return texts.fired_label(
+            ALERT_LABELS.get(self.alert_type, self.alert_type),
+            NOTIFY_CHANNEL_LABELS.get(self.channel, self.channel),
+        )
 
 
 class _LazyGateway:
@@ -131,18 +136,22 @@ def _active_rules(session: Session, subscriber_id: int, types: tuple[str, ...]) 
     )
 
 
-def _gb(mb: int) -> str:
-    return f"{mb / 1024:.1f}GB"
+@dataclass(frozen=True)
+class _Account:
+    """Whose alerts: the subscriber's id and number, as the event tells them."""
+
+    id: int
+    phone: str
 
 
 def _deliver(
-    session: Session, subscriber: Subscriber, rule: AlertRule, body: str, at: datetime, gateway: _LazyGateway
+    session: Session, account: _Account, rule: AlertRule, body: str, at: datetime, gateway: _LazyGateway
 ) -> None:
     if rule.channel == "wechat":
         session.add(
             Notification(
-                subscriber_id=subscriber.id,
-                phone=subscriber.phone,
+                subscriber_id=account.id,
+                phone=account.phone,
                 channel="wechat",
                 kind=ALERT_KIND,
                 body=body,
@@ -153,7 +162,7 @@ def _deliver(
         return
     try:
         gateway.get().send(
-            session, phone=subscriber.phone, body=body, kind=ALERT_KIND, subscriber_id=subscriber.id, at=at
+            session, phone=account.phone, body=body, kind=ALERT_KIND, subscriber_id=account.id, at=at
         )
     except SmsGatewayError as exc:
         raise AlertDeliveryFailed(rule.alert_type, str(exc)) from exc
@@ -161,7 +170,7 @@ def _deliver(
 
 def _fire(
     session: Session,
-    subscriber: Subscriber,
+    account: _Account,
     rule: AlertRule,
     body: str,
     *,
@@ -169,7 +178,7 @@ def _fire(
     gateway: _LazyGateway,
     details: dict[str, Any],
 ) -> FiredAlert:
-    _deliver(session, subscriber, rule, body, at, gateway)
+    _deliver(session, account, rule, body, at, gateway)
     rule.last_fired_at = at
     if rule.alert_type != "deduction":
         rule.armed = False
@@ -178,7 +187,7 @@ def _fire(
         at=at,
         actor=ENGINE_ACTOR,
         action="alert.fired",
-        subscriber_id=subscriber.id,
+        subscriber_id=account.id,
         entity="alert_rule",
         entity_id=rule.id,
         details={
@@ -192,7 +201,7 @@ def _fire(
 
 
 def _rearm(
-    session: Session, subscriber: Subscriber, rule: AlertRule, at: datetime, details: dict[str, Any]
+    session: Session, subscriber_id: int, rule: AlertRule, at: datetime, details: dict[str, Any]
 ) -> None:
     rule.armed = True
     rule.updated_at = at
@@ -201,65 +210,31 @@ def _rearm(
         at=at,
         actor=ENGINE_ACTOR,
         action="alert.rearmed",
-        subscriber_id=subscriber.id,
+        subscriber_id=subscriber_id,
         entity="alert_rule",
         entity_id=rule.id,
         details={"alert_type": rule.alert_type, "threshold": rule.threshold, **details},
     )
 
 
-def deduction_body(charge: Charge, balance_fen: int) -> str:
-    """The text of a deduction alert."""
-    when = to_local(charge.charged_at)
-    return (
-        f"【扣费提醒】尊敬的客户，您的账户于{when.month}月{when.day}日{when:%H:%M}"
-        f"扣费{yuan(charge.amount_fen)}元（{charge.description}），当前余额{yuan(balance_fen)}元。"
-    )
-
-
-def balance_body(balance_fen: int, threshold_fen: int) -> str:
-    """The text of a balance alert."""
-    return (
-        f"【余额提醒】尊敬的客户，您的账户余额为{yuan(balance_fen)}元，已低于您设置的"
-        f"{yuan(threshold_fen)}元，请及时充值，以免影响正常使用。"
-    )
-
-
-def spend_body(spend_fen: int, threshold_fen: int) -> str:
-    """The text of a spend alert."""
-    return (
-        f"【消费提醒】尊敬的客户，您本月消费已达{yuan(spend_fen)}元，超过您设置的"
-        f"{yuan(threshold_fen)}元提醒额度。"
-    )
-
-
-def data_body(used_mb: int, allowance_mb: int, threshold_percent: int) -> str:
-    """The text of a data alert."""
-    percent = used_mb * 100 // allowance_mb
-    return (
-        f"【流量提醒】尊敬的客户，您本月已使用流量{_gb(used_mb)}，占套餐内流量{_gb(allowance_mb)}的"
-        f"{percent}%，已达到您设置的{threshold_percent}%提醒比例。"
-    )
-
-
 def on_charge_posted(
-    session: Session,
-    subscriber: Subscriber,
-    charge: Charge,
-    at: datetime,
-    *,
-    sms: Optional[SmsGateway] = None,
+    session: Session, event: ChargePosted, sms: Optional[SmsGateway] = None
 ) -> tuple[FiredAlert, ...]:
     """Evaluates the subscriber's deduction, balance and spend alerts after a charge.
 
-    Called by ``post_charge`` after the charge, the new balance and the bill are flushed, in
-    the same transaction and under the subscriber's row lock.
+    Subscribed to ``ChargePosted`` (``bot.app.wire_events``): the ledger publishes it after the
+    charge, the new balance and the bill are flushed, in the same transaction and under the
+    subscriber's row lock.
+
+    The charges that settle a closure (``event.settles_closure``: the early-termination fee and
+    the refund of the balance) fire nothing and re-arm nothing: the 【销户完成】 SMS already tells
+    the subscriber both amounts, and a deduction, balance (余额 0.00 元, "请及时充值") or spend
+    alert about a number that is being closed would be noise. Ordinary charges during the
+    cooling-off period (the number still works) fire as usual.
 
     Args:
         session: the charge's unit of work.
-        subscriber: whose account (``balance_fen`` already lowered by the charge).
-        charge: the charge just posted (flushed, so it counts in the period's spend).
-        at: when (aware).
+        event: the charge (its balance after, its period).
         sms: the SMS gateway; the settings' gateway when ``None`` (made only if an SMS is due).
 
     Returns:
@@ -268,27 +243,31 @@ def on_charge_posted(
     Raises:
         AlertDeliveryFailed: the SMS gateway refused a message; the caller must roll back.
     """
+    if event.settles_closure:
+        return ()
     gateway = _LazyGateway(sms)
-    balance = int(subscriber.balance_fen)
-    period = charge.bill_period
+    account = _Account(event.subscriber_id, event.phone)
+    balance = event.balance_fen
+    period = event.bill_period
+    at = event.charged_at
     fired: list[FiredAlert] = []
     rules = sorted(
-        _active_rules(session, subscriber.id, tuple(_CHARGE_ORDER)),
+        _active_rules(session, account.id, tuple(_CHARGE_ORDER)),
         key=lambda r: (_CHARGE_ORDER[r.alert_type], r.id),
     )
     spend: Optional[int] = None
     for rule in rules:
-        trigger = {"trigger": "charge", "charge_id": charge.id}
+        trigger = {"trigger": "charge", "charge_id": event.charge_id}
         if rule.alert_type == "deduction":
             fired.append(
                 _fire(
                     session,
-                    subscriber,
+                    account,
                     rule,
-                    deduction_body(charge, balance),
+                    texts.deduction_body(event.charged_at, event.amount_fen, event.description, balance),
                     at=at,
                     gateway=gateway,
-                    details={**trigger, "amount_fen": charge.amount_fen, "balance_fen": balance},
+                    details={**trigger, "amount_fen": event.amount_fen, "balance_fen": balance},
                 )
             )
         elif rule.alert_type == "balance" and rule.threshold is not None:
@@ -297,26 +276,26 @@ def on_charge_posted(
                     fired.append(
                         _fire(
                             session,
-                            subscriber,
+                            account,
                             rule,
-                            balance_body(balance, rule.threshold),
+                            texts.balance_body(balance, rule.threshold),
                             at=at,
                             gateway=gateway,
                             details={**trigger, "balance_fen": balance},
                         )
                     )
             elif not rule.armed:
-                _rearm(session, subscriber, rule, at, {**trigger, "balance_fen": balance})
+                _rearm(session, account.id, rule, at, {**trigger, "balance_fen": balance})
         elif rule.alert_type == "spend" and rule.threshold is not None:
             if spend is None:
-                spend = period_spend_fen(session, subscriber.id, period)
+                spend = period_spend_fen(session, account.id, period)
             if spend > rule.threshold and armed_for_period(rule, period):
                 fired.append(
                     _fire(
                         session,
-                        subscriber,
+                        account,
                         rule,
-                        spend_body(spend, rule.threshold),
+                        texts.spend_body(spend, rule.threshold),
                         at=at,
                         gateway=gateway,
                         details={**trigger, "spend_fen": spend, "bill_period": period},
@@ -327,64 +306,49 @@ def on_charge_posted(
 
 
 def on_payment_recorded(
-    session: Session,
-    subscriber: Subscriber,
-    payment: Payment,
-    at: datetime,
-    *,
-    sms: Optional[SmsGateway] = None,
-) -> tuple[int, ...]:
+    session: Session, event: PaymentRecorded, sms: Optional[SmsGateway] = None
+) -> tuple[FiredAlert, ...]:
     """Re-arms the subscriber's balance alerts whose condition cleared with a payment.
 
-    A disarmed balance rule is armed again when the balance is at or above its threshold.
-    Nothing is sent.
+    Subscribed to ``PaymentRecorded``. A disarmed balance rule is armed again when the balance
+    is at or above its threshold (an ``alert.rearmed`` audit entry each). Nothing is sent.
 
     Args:
         session: the payment's unit of work.
-        subscriber: whose account (``balance_fen`` already raised by the payment).
-        payment: the payment just recorded.
-        at: when (aware).
-        sms: accepted for symmetry with :func:`on_charge_posted`; a payment sends nothing.
+        event: the payment (the balance after it).
+        sms: accepted like every subscriber's; a payment never sends anything.
 
     Returns:
-        The ids of the rules re-armed.
+        ``()``: nothing fires on a payment.
     """
     del sms  # a payment never sends anything
-    balance = int(subscriber.balance_fen)
-    rearmed: list[int] = []
-    for rule in _active_rules(session, subscriber.id, ("balance",)):
+    balance = event.balance_fen
+    for rule in _active_rules(session, event.subscriber_id, ("balance",)):
         if not rule.armed and rule.threshold is not None and balance >= rule.threshold:
             _rearm(
                 session,
-                subscriber,
+                event.subscriber_id,
                 rule,
-                at,
-                {"trigger": "payment", "payment_id": payment.id, "balance_fen": balance},
+                event.paid_at,
+                {"trigger": "payment", "payment_id": event.payment_id, "balance_fen": balance},
             )
-            rearmed.append(rule.id)
     session.flush()
-    return tuple(rearmed)
+    return ()
 
 
 def on_usage_updated(
-    session: Session,
-    subscriber: Subscriber,
-    period: str,
-    at: datetime,
-    *,
-    sms: Optional[SmsGateway] = None,
+    session: Session, event: UsageRecorded, sms: Optional[SmsGateway] = None
 ) -> tuple[FiredAlert, ...]:
-    """Evaluates the subscriber's data alerts after the usage counters of ``period`` changed.
+    """Evaluates the subscriber's data alerts after the usage counters of a period changed.
 
-    A rule fires when data used × 100 ≥ threshold × the plan's allowance, once per period.
-    Only the current period (that of ``at``) is evaluated: a late correction of a past period
-    does not tell the subscriber about "this month". A plan without data allowance never fires.
+    Subscribed to ``UsageRecorded``. A rule fires when data used × 100 ≥ threshold × the plan's
+    allowance, once per period. Only the current period (that of the reading) is evaluated: a
+    late correction of a past period does not tell the subscriber about "this month". A plan
+    without data allowance never fires.
 
     Args:
         session: the update's unit of work.
-        subscriber: whose usage.
-        period: ``YYYY-MM`` of the counters that changed.
-        at: when (aware).
+        event: the counters now stored, the allowance and the moment of the reading.
         sms: the SMS gateway; the settings' gateway when ``None`` (made only if an SMS is due).
 
     Returns:
@@ -393,18 +357,15 @@ def on_usage_updated(
     Raises:
         AlertDeliveryFailed: the SMS gateway refused a message; the caller must roll back.
     """
+    period, at = event.period, event.recorded_at
     if period != local_period(at):
         return ()
-    rules = _active_rules(session, subscriber.id, ("data",))
-    if not rules:
+    rules = _active_rules(session, event.subscriber_id, ("data",))
+    allowance = event.data_allowance_mb
+    if not rules or allowance <= 0:
         return ()
-    usage = session.scalars(
-        select(DataUsage).where(DataUsage.subscriber_id == subscriber.id, DataUsage.period == period)
-    ).one_or_none()
-    allowance = int(subscriber.plan.data_mb)
-    if usage is None or allowance <= 0:
-        return ()
-    used = int(usage.data_used_mb)
+    used = event.data_used_mb
+    account = _Account(event.subscriber_id, event.phone)
     gateway = _LazyGateway(sms)
     fired: list[FiredAlert] = []
     for rule in rules:
@@ -415,9 +376,9 @@ def on_usage_updated(
         fired.append(
             _fire(
                 session,
-                subscriber,
+                account,
                 rule,
-                data_body(used, allowance, rule.threshold),
+                texts.data_body(used, allowance, rule.threshold),
                 at=at,
                 gateway=gateway,
                 details={

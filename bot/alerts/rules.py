@@ -37,7 +37,7 @@ from bot.billing.models import ALERT_TYPES, AlertRule, Subscriber
 from bot.billing.queries import AlertRuleView
 from bot.clock import local_period
 from bot.notifications.models import NOTIFY_CHANNELS
-from bot.texts.formats import yuan
+from bot.texts import alerts as texts
 from bot.texts.labels import ALERT_LABELS, describe_alert
 
 #: Smallest and largest threshold of a balance or spend alert, fen (1.00 元 .. 10000.00 元).
@@ -79,7 +79,7 @@ class NoSuchAlert(AlertError):
     def __init__(self, alert_type: str) -> None:
         self.alert_type = alert_type
         label = ALERT_LABELS.get(alert_type, alert_type)
-        super().__init__(f"您还没有开启{label}")
+        super().__init__(texts.no_such_alert(label))
 
 
 @dataclass(frozen=True)
@@ -112,13 +112,13 @@ def _is_int(value: object) -> bool:
 
 def _check_type(alert_type: object) -> str:
     if not isinstance(alert_type, str) or alert_type not in ALERT_TYPES:
-        raise InvalidAlert(f"不支持的提醒类型：{alert_type}（可设置余额、消费、扣费或流量提醒）")
+        raise InvalidAlert(texts.unknown_alert_type(alert_type))
     return alert_type
 
 
 def _check_channel(channel: object) -> str:
     if not isinstance(channel, str) or channel not in NOTIFY_CHANNELS:
-        raise InvalidAlert(f"不支持的提醒方式：{channel}（可选短信或微信）")
+        raise InvalidAlert(texts.unknown_channel(channel))
     return channel
 
 
@@ -127,24 +127,24 @@ def _check_threshold(alert_type: str, threshold: object) -> Optional[int]:
     label = ALERT_LABELS[alert_type]
     if alert_type == "deduction":
         if threshold is not None:
-            raise InvalidAlert("扣费提醒在每次扣费时通知，不需要设置金额或比例")
+            raise InvalidAlert(texts.deduction_takes_no_threshold())
         return None
     if alert_type in MONEY_ALERT_TYPES:
-        bounds = f"{yuan(MONEY_THRESHOLD_MIN_FEN)}元到{yuan(MONEY_THRESHOLD_MAX_FEN)}元"
+        money = (label, MONEY_THRESHOLD_MIN_FEN, MONEY_THRESHOLD_MAX_FEN)
         if threshold is None:
-            raise InvalidAlert(f"{label}需要设置提醒金额（{bounds}之间）")
+            raise InvalidAlert(texts.money_threshold_missing(*money))
         if not _is_int(threshold) or not (
             MONEY_THRESHOLD_MIN_FEN <= threshold <= MONEY_THRESHOLD_MAX_FEN  # type: ignore[operator]
         ):
-            raise InvalidAlert(f"{label}的金额须在{bounds}之间")
+            raise InvalidAlert(texts.money_threshold_out_of_range(*money))
         return int(threshold)  # type: ignore[call-overload]
-    bounds = f"{DATA_THRESHOLD_MIN_PERCENT}%到{DATA_THRESHOLD_MAX_PERCENT}%"
+    percent = (label, DATA_THRESHOLD_MIN_PERCENT, DATA_THRESHOLD_MAX_PERCENT)
     if threshold is None:
-        raise InvalidAlert(f"{label}需要设置提醒比例（{bounds}之间）")
+        raise InvalidAlert(texts.percent_threshold_missing(*percent))
     if not _is_int(threshold) or not (
         DATA_THRESHOLD_MIN_PERCENT <= threshold <= DATA_THRESHOLD_MAX_PERCENT  # type: ignore[operator]
     ):
-        raise InvalidAlert(f"{label}的比例须在{bounds}之间")
+        raise InvalidAlert(texts.percent_threshold_out_of_range(*percent))
     return int(threshold)  # type: ignore[call-overload]
 
 
@@ -164,7 +164,7 @@ def _locked_subscriber(session: Session, subscriber_id: int) -> Subscriber:
 def _open_subscriber(session: Session, subscriber_id: int) -> Subscriber:
     subscriber = _locked_subscriber(session, subscriber_id)
     if subscriber.status == "closed":
-        raise InvalidAlert("该账户已销户，不能再设置提醒")
+        raise InvalidAlert(texts.account_closed())
     return subscriber
 
 
@@ -397,7 +397,7 @@ def change_alert(
     _check_aware(at)
     kind = _check_type(alert_type)
     if threshold is None and channel is None:
-        raise InvalidAlert("请说明要把提醒金额、比例或提醒方式改成什么")
+        raise InvalidAlert(texts.nothing_to_change())
     value = _check_threshold(kind, threshold) if threshold is not None else None
     via = _check_channel(channel) if channel is not None else None
     subscriber = _open_subscriber(session, subscriber_id)

@@ -9,14 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any, Optional
+from typing import Any, Optional
 
-from bot.clock import to_local
+from bot.billing.blockers import Blocker
 from bot.texts import billing as copy
-from bot.texts.formats import yuan
-
-if TYPE_CHECKING:
-    from bot.billing.closure import Blocker
+from bot.texts import closure as closure_texts
 
 
 class BillingError(Exception):
@@ -111,14 +108,13 @@ class ClosureBlocked(BillingError):
     """Closing the account (销户) is refused: something must be dealt with first.
 
     Attributes:
-        blockers: the reasons, each a ``bot.billing.closure.Blocker`` with ``code``,
-            ``message_zh`` and ``amount_fen``; never empty.
+        blockers: the reasons, each a ``bot.billing.blockers.Blocker`` with ``code``,
+            ``amount_fen`` and (made by ``bot.texts.closure``) ``message_zh``; never empty.
     """
 
     def __init__(self, blockers: Sequence[Blocker]) -> None:
         self.blockers: tuple[Blocker, ...] = tuple(blockers)
-        reasons = "；".join(b.message_zh for b in self.blockers) or "暂不能销户"
-        super().__init__(f"暂不能销户：{reasons}")
+        super().__init__(closure_texts.closure_blocked([b.message_zh for b in self.blockers]))
 
     @property
     def codes(self) -> tuple[str, ...]:
@@ -137,19 +133,10 @@ class ConsentRequired(ClosureBlocked):
     """
 
     def __init__(self, fee_fen: int, contract_end: Optional[date] = None) -> None:
-        from bot.billing.closure import Blocker
-
         self.fee_fen = fee_fen
         self.contract_end = contract_end
-        until = f"（合约期至{contract_end.isoformat()}）" if contract_end is not None else ""
         super().__init__(
-            [
-                Blocker(
-                    code="consent_required",
-                    message_zh=f"合约期内销户需支付提前解约违约金{yuan(fee_fen)}元{until}，须您明确同意",
-                    amount_fen=fee_fen,
-                )
-            ]
+            [Blocker(code="consent_required", amount_fen=fee_fen, fee_fen=fee_fen, contract_end=contract_end)]
         )
 
 
@@ -162,7 +149,7 @@ class NoPendingClosure(BillingError):
 
     def __init__(self, subscriber_id: int, message: Optional[str] = None) -> None:
         self.subscriber_id = subscriber_id
-        super().__init__(message or "没有可撤销的销户申请")
+        super().__init__(message or closure_texts.NO_PENDING_CLOSURE)
 
 
 class ClosureAlreadyEffective(NoPendingClosure):
@@ -175,5 +162,4 @@ class ClosureAlreadyEffective(NoPendingClosure):
 
     def __init__(self, subscriber_id: int, effective_at: datetime) -> None:
         self.effective_at = effective_at
-        when = f"{to_local(effective_at):%Y-%m-%d %H:%M}"
-        super().__init__(subscriber_id, f"销户申请已于{when}生效，不能再撤销")
+        super().__init__(subscriber_id, closure_texts.closure_already_effective(effective_at))

@@ -1,18 +1,19 @@
 """Write side of the billing store: charges (扣费), payments (缴费) and usage, in the caller's transaction.
 
+These are the entry points of the billing feed and ``python -m bot post-charge``/``post-usage``:
+they validate everything before writing anything, lock the subscriber's row, and hand the
+writing to the ledger (:mod:`bot.billing.ledger`: the balance, the bills, the audit entry), which
+publishes the write (:mod:`bot.billing.events`). The subscribers of the events — the alert engine,
+wired by ``bot.app.wire_events`` — run in the same transaction; what they fired comes back in the
+result (``alerts_fired``). Billing never imports the alerts.
+
 Nothing here commits: every function works inside the caller's unit of work
 (``with store.transaction() as session: ...``), so a charge, its bill, its audit entry, the
-alerts it fires (``bot.alerts.engine``) and whatever the hooks write commit together or not at
-all. A charge whose alert SMS cannot be sent is rolled back with it
-(``bot.alerts.engine.AlertDeliveryFailed``).
+alerts it fires and whatever the hooks write commit together or not at all. A charge whose alert
+SMS cannot be sent is rolled back with it (the engine raises ``AlertDeliveryFailed``, a
+``BillingError``).
 
-Bills follow two rules:
-
-* the bill of a period always has ``total_fen`` = the sum of that period's charges;
-* closed bills (status ``paid``/``unpaid``) are settled first-in, first-out: taken in period
-  order, a bill is ``paid`` when the subscriber's payments to date cover it and every older
-  bill, otherwise ``unpaid``. The current period's bill stays ``open`` until it is closed
-  (:func:`close_bills_before`).
+Bills follow the ledger's rules (see :mod:`bot.billing.ledger`).
 """
 
 from __future__ import annotations
@@ -22,12 +23,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Optional
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from bot import audit
-from bot.alerts import engine as alert_engine
-from bot.alerts.engine import FiredAlert
+from bot.billing import ledger
 from bot.billing.errors import (
     AccountClosed,
     InvalidAmount,
@@ -36,20 +35,12 @@ from bot.billing.errors import (
     UnknownService,
     UnknownSubscriber,
 )
-from bot.billing.models import (
-    CHARGE_KINDS,
-    Bill,
-    Charge,
-    DataUsage,
-    Payment,
-    Service,
-    Subscriber,
-    Subscription,
-)
-from bot.billing.queries import period_spend_fen
-from bot.clock import local_period
+from bot.billing.events import Notice
+from bot.billing.ledger import settle_bills as settle_bills  # re-exported: bot.seed builds the demo bills
+from bot.billing.models import CHARGE_KINDS, Charge, Payment, Service, Subscriber, Subscription
 from bot.notifications.sms import SmsGateway
 from bot.phone import normalise_phone
+from bot.texts import ledger as texts
 from bot.texts.labels import CHARGE_KIND_LABELS
 
 #: Payment methods the store accepts (the ``payments.method`` check constraint).
@@ -58,17 +49,18 @@ PAYMENT_METHODS = ("alipay", "wechat_pay", "hall", "bank_card", "refund")
 ChargeHook = Callable[[Session, Subscriber, Charge, datetime], None]
 PaymentHook = Callable[[Session, Subscriber, Payment, datetime], None]
 
-#: Called as ``hook(session, subscriber, charge, at)`` after :func:`post_charge` wrote the charge,
-#: the new balance and the bill (all flushed, same transaction) and evaluated the alert rules
-#: (余额/消费/扣费提醒, ``bot.alerts.engine.on_charge_posted``, called directly, not through this
-#: list). A hook that raises rolls the whole charge back, so hooks must only raise for real
-#: faults. Register with ``CHARGE_POSTED_HOOKS.append(fn)``; hooks run in registration order.
+#: Called as ``hook(session, subscriber, charge, at)`` with the rows after :func:`post_charge` wrote
+#: the charge, the new balance and the bill (all flushed, same transaction) and published
+#: ``ChargePosted`` (so the alerts have fired). A hook that raises rolls the whole charge back, so
+#: hooks must only raise for real faults. Register with ``CHARGE_POSTED_HOOKS.append(fn)``; hooks
+#: run in registration order. Settlement charges of a closure do not call them. New listeners
+#: should subscribe to the events (:mod:`bot.billing.events`) instead.
 CHARGE_POSTED_HOOKS: list[ChargeHook] = []
 
 #: Called as ``hook(session, subscriber, payment, at)`` after :func:`record_payment` wrote the
-#: payment, the new balance and the settled bills (same transaction) and re-armed the balance
-#: alerts whose condition cleared (``bot.alerts.engine.on_payment_recorded``, called directly).
-#: Same rules as :data:`CHARGE_POSTED_HOOKS`.
+#: payment, the new balance and the settled bills (same transaction) and published
+#: ``PaymentRecorded`` (so the balance alerts whose condition cleared are re-armed). Same rules as
+#: :data:`CHARGE_POSTED_HOOKS`.
 PAYMENT_RECORDED_HOOKS: list[PaymentHook] = []
 
 
@@ -90,7 +82,8 @@ class ChargeResult:
         bill_id: that period's bill.
         bill_total_fen: the bill's total after the charge.
         balance_fen: the balance after the charge.
-        alerts_fired: the subscriber's alerts this charge fired, in firing order.
+        alerts_fired: the subscriber's alerts this charge fired, in firing order (the notices
+            of the ``ChargePosted`` subscribers; ``bot.alerts.engine.FiredAlert`` once wired).
     """
 
     charge_id: int
@@ -106,7 +99,7 @@ class ChargeResult:
     bill_id: int
     bill_total_fen: int
     balance_fen: int
-    alerts_fired: tuple[FiredAlert, ...] = ()
+    alerts_fired: tuple[Notice, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -162,110 +155,9 @@ def _locked_subscriber(session: Session, phone: str) -> Subscriber:
     return found
 
 
-def _payments_total(session: Session, subscriber_id: int) -> int:
-    total = session.scalar(
-        select(func.coalesce(func.sum(Payment.amount_fen), 0)).where(Payment.subscriber_id == subscriber_id)
-    )
-    return int(total or 0)
-
-
-def _arrears(session: Session, subscriber_id: int) -> int:
-    total = session.scalar(
-        select(func.coalesce(func.sum(Bill.total_fen), 0)).where(
-            Bill.subscriber_id == subscriber_id, Bill.status == "unpaid"
-        )
-    )
-    return int(total or 0)
-
-
-def settle_bills(session: Session, subscriber_id: int) -> dict[str, str]:
-    """Re-derives the status of the subscriber's closed bills, first-in, first-out.
-
-    Closed bills (``paid``/``unpaid``) are taken in period order; a bill is ``paid`` when the
-    subscriber's total payments cover it and every older closed bill, otherwise ``unpaid``.
-    ``open`` bills are not touched.
-
-    Args:
-        session: the caller's unit of work.
-        subscriber_id: whose bills.
-
-    Returns:
-        ``{period: new_status}`` for each bill whose status changed.
-    """
-    session.flush()
-    available = _payments_total(session, subscriber_id)
-    bills = session.scalars(
-        select(Bill)
-        .where(Bill.subscriber_id == subscriber_id, Bill.status.in_(("paid", "unpaid")))
-        .order_by(Bill.period)
-    )
-    changed: dict[str, str] = {}
-    cumulative = 0
-    for bill in bills:
-        cumulative += bill.total_fen
-        status = "paid" if available >= cumulative else "unpaid"
-        if bill.status != status:
-            bill.status = status
-            changed[bill.period] = status
-    session.flush()
-    return changed
-
-
-def close_bills_before(
-    session: Session, subscriber_id: int, current_period: str, *, at: datetime
-) -> dict[str, str]:
-    """Closes the subscriber's ``open`` bills of periods before ``current_period`` (month end).
-
-    Each such bill is issued (``issued_at`` = ``at`` unless already set) and then settled with
-    every other closed bill by :func:`settle_bills`.
-
-    Args:
-        session: the caller's unit of work.
-        subscriber_id: whose bills.
-        current_period: ``YYYY-MM``; bills of this period and later stay open.
-        at: when the bills are issued (aware).
-
-    Returns:
-        ``{period: status}`` for each bill closed now or whose status changed.
-    """
-    _check_aware(at)
-    closed: dict[str, str] = {}
-    for bill in session.scalars(
-        select(Bill).where(
-            Bill.subscriber_id == subscriber_id, Bill.status == "open", Bill.period < current_period
-        )
-    ):
-        bill.status = "unpaid"
-        if bill.issued_at is None:
-            bill.issued_at = at
-        closed[bill.period] = "unpaid"
-    changed = settle_bills(session, subscriber_id)
-    closed.update(changed)
-    return dict(sorted(closed.items()))
-
-
-def _update_bill(session: Session, subscriber_id: int, period: str) -> Bill:
-    """Creates or updates the period's bill so its total is the sum of the period's charges."""
-    session.flush()
-    total = period_spend_fen(session, subscriber_id, period)
-    bill = session.scalars(
-        select(Bill).where(Bill.subscriber_id == subscriber_id, Bill.period == period)
-    ).one_or_none()
-    if bill is None:
-        bill = Bill(subscriber_id=subscriber_id, period=period, total_fen=total, status="open")
-        session.add(bill)
-        session.flush()
-    elif bill.total_fen != total:
-        bill.total_fen = total
-        if bill.status != "open":
-            settle_bills(session, subscriber_id)
-    return bill
-
-
 def _default_description(item_kind: str, service: Optional[Service]) -> str:
     if service is not None:
-        suffix = "按次订购" if service.billing == "per_use" else "月功能费"
-        return f"{service.name}{suffix}"
+        return texts.service_charge_line(service.name, per_use=service.billing == "per_use")
     return CHARGE_KIND_LABELS.get(item_kind, item_kind)
 
 
@@ -284,11 +176,11 @@ def post_charge(
 ) -> ChargeResult:
     """Posts a deduction as the billing system does, in the caller's transaction.
 
-    Validates everything before writing anything; then inserts the charge (bill period =
-    ``local_period(at)``), lowers the balance, creates or updates the period's bill (a new
-    bill is ``open``; its total is the sum of the period's charges), writes an audit entry,
-    fires the subscriber's alerts (``bot.alerts.engine.on_charge_posted``) and finally calls
-    every :data:`CHARGE_POSTED_HOOKS` hook.
+    Validates everything before writing anything; then the ledger (:func:`bot.billing.ledger.write_charge`)
+    inserts the charge (bill period = ``local_period(at)``), lowers the balance, creates or updates
+    the period's bill (a new bill is ``open``; its total is the sum of the period's charges), writes
+    an audit entry and publishes ``ChargePosted`` (the subscriber's alerts fire); finally every
+    :data:`CHARGE_POSTED_HOOKS` hook is called.
 
     If the subscriber has a subscription to ``service_code`` running at ``at``, the charge is
     linked to it (the most recently started one).
@@ -343,44 +235,21 @@ def post_charge(
             .limit(1)
         )
 
-    period = local_period(at)
     text = description.strip() if description else ""
-    charge = Charge(
-        subscriber_id=subscriber.id,
-        charged_at=at,
-        item_kind=item_kind,
-        service_id=service.id if service is not None else None,
-        subscription_id=subscription_id,
-        amount_fen=amount,
-        bill_period=period,
-        description=text or _default_description(item_kind, service),
-    )
-    session.add(charge)
-    # An SQL expression, so concurrent writers never lose an update.
-    subscriber.balance_fen = Subscriber.balance_fen - amount
-    session.flush()
-    session.refresh(subscriber, ["balance_fen"])
-    bill = _update_bill(session, subscriber.id, period)
-
-    audit.record(
+    posted = ledger.write_charge(
         session,
+        subscriber,
+        amount_fen=amount,
+        item_kind=item_kind,
+        description=text or _default_description(item_kind, service),
         at=at,
         actor=actor,
-        action="charge.posted",
-        subscriber_id=subscriber.id,
-        entity="charge",
-        entity_id=charge.id,
+        service=service,
+        subscription_id=subscription_id,
         conversation_id=conversation_id,
-        details={
-            "amount_fen": amount,
-            "item_kind": item_kind,
-            "service": service_code,
-            "bill_period": period,
-            "balance_fen": subscriber.balance_fen,
-        },
+        sms=sms,
     )
-    session.flush()
-    fired = alert_engine.on_charge_posted(session, subscriber, charge, at, sms=sms)
+    charge, bill = posted.charge, posted.bill
     for hook in list(CHARGE_POSTED_HOOKS):
         hook(session, subscriber, charge, at)
 
@@ -394,11 +263,11 @@ def post_charge(
         subscription_id=subscription_id,
         description=charge.description,
         charged_at=at,
-        bill_period=period,
+        bill_period=charge.bill_period,
         bill_id=bill.id,
         bill_total_fen=bill.total_fen,
         balance_fen=subscriber.balance_fen,
-        alerts_fired=fired,
+        alerts_fired=posted.notices,
     )
 
 
@@ -416,12 +285,12 @@ def record_payment(
 ) -> PaymentResult:
     """Records money paid into an account (充值/缴费, or a refund), in the caller's transaction.
 
-    Validates everything before writing anything; then inserts the payment, raises the
-    balance, settles the closed bills first-in, first-out (:func:`settle_bills`), writes an
-    audit entry, re-arms the balance alerts whose condition cleared
-    (``bot.alerts.engine.on_payment_recorded``) and calls every :data:`PAYMENT_RECORDED_HOOKS`
-    hook. A suspended account is
-    not restored here (that is a business decision for the caller).
+    Validates everything before writing anything; then the ledger
+    (:func:`bot.billing.ledger.write_payment`) inserts the payment, raises the balance, settles
+    the closed bills first-in, first-out, writes an audit entry and publishes ``PaymentRecorded``
+    (the balance alerts whose condition cleared are re-armed); then every
+    :data:`PAYMENT_RECORDED_HOOKS` hook is called. A suspended account is not restored here (that
+    is a business decision for the caller).
 
     Args:
         session: the caller's unit of work.
@@ -451,35 +320,18 @@ def record_payment(
         raise InvalidPaymentMethod(method)
     subscriber = _locked_subscriber(session, phone)
 
-    payment = Payment(
-        subscriber_id=subscriber.id, paid_at=at, amount_fen=amount, method=method, reference=reference or ""
-    )
-    session.add(payment)
-    subscriber.balance_fen = Subscriber.balance_fen + amount
-    session.flush()
-    session.refresh(subscriber, ["balance_fen"])
-    changed = settle_bills(session, subscriber.id)
-    bills_paid = tuple(sorted(p for p, status in changed.items() if status == "paid"))
-    arrears = _arrears(session, subscriber.id)
-
-    audit.record(
+    recorded = ledger.write_payment(
         session,
+        subscriber,
+        amount_fen=amount,
+        method=method,
         at=at,
         actor=actor,
-        action="payment.recorded",
-        subscriber_id=subscriber.id,
-        entity="payment",
-        entity_id=payment.id,
+        reference=reference,
         conversation_id=conversation_id,
-        details={
-            "amount_fen": amount,
-            "method": method,
-            "balance_fen": subscriber.balance_fen,
-            "bills_paid": list(bills_paid),
-        },
+        sms=sms,
     )
-    session.flush()
-    alert_engine.on_payment_recorded(session, subscriber, payment, at, sms=sms)
+    payment = recorded.payment
     for hook in list(PAYMENT_RECORDED_HOOKS):
         hook(session, subscriber, payment, at)
 
@@ -491,8 +343,8 @@ def record_payment(
         method=method,
         paid_at=at,
         balance_fen=subscriber.balance_fen,
-        arrears_fen=arrears,
-        bills_paid=bills_paid,
+        arrears_fen=recorded.arrears_fen,
+        bills_paid=recorded.bills_paid,
     )
 
 
@@ -516,7 +368,7 @@ class UsageResult:
     data_used_mb: int
     data_allowance_mb: int
     updated_at: datetime
-    alerts_fired: tuple[FiredAlert, ...] = ()
+    alerts_fired: tuple[Notice, ...] = ()
 
     @property
     def data_percent(self) -> int:
@@ -539,8 +391,9 @@ def record_usage(
 
     ``data_used_mb`` is the period's running total (a counter, not an increment); a lower value
     than stored is taken as a correction. The counters row of the period (``local_period(at)``)
-    is created when missing (voice and SMS at 0). Then an audit entry is written and the
-    subscriber's data alerts are evaluated (``bot.alerts.engine.on_usage_updated``).
+    is created when missing (voice and SMS at 0). Then an audit entry is written and
+    ``UsageRecorded`` is published (the subscriber's data alerts are evaluated); all by the
+    ledger (:func:`bot.billing.ledger.write_usage`).
 
     Args:
         session: the caller's unit of work.
@@ -562,48 +415,15 @@ def record_usage(
     """
     _check_aware(at)
     if isinstance(data_used_mb, bool) or not isinstance(data_used_mb, int) or data_used_mb < 0:
-        raise InvalidAmount(
-            data_used_mb, reason=f"流量用量无效：{data_used_mb!r}（须为不小于 0 的整数，单位 MB）"
-        )
+        raise InvalidAmount(data_used_mb, reason=texts.invalid_data_usage(data_used_mb))
     subscriber = _locked_subscriber(session, phone)
-    period = local_period(at)
-    usage = session.scalars(
-        select(DataUsage).where(DataUsage.subscriber_id == subscriber.id, DataUsage.period == period)
-    ).one_or_none()
-    before: Optional[int] = None
-    if usage is None:
-        usage = DataUsage(
-            subscriber_id=subscriber.id,
-            period=period,
-            data_used_mb=data_used_mb,
-            voice_used_minutes=0,
-            sms_used=0,
-            updated_at=at,
-        )
-        session.add(usage)
-    else:
-        before = usage.data_used_mb
-        usage.data_used_mb = data_used_mb
-        usage.updated_at = at
-    session.flush()
-    audit.record(
-        session,
-        at=at,
-        actor=actor,
-        action="usage.recorded",
-        subscriber_id=subscriber.id,
-        entity="data_usage",
-        entity_id=usage.id,
-        details={"bill_period": period, "data_used_mb": data_used_mb, "before_mb": before},
-    )
-    session.flush()
-    fired = alert_engine.on_usage_updated(session, subscriber, period, at, sms=sms)
+    recorded = ledger.write_usage(session, subscriber, data_used_mb=data_used_mb, at=at, actor=actor, sms=sms)
     return UsageResult(
         subscriber_id=subscriber.id,
         phone=subscriber.phone,
-        period=period,
+        period=recorded.period,
         data_used_mb=data_used_mb,
         data_allowance_mb=int(subscriber.plan.data_mb),
         updated_at=at,
-        alerts_fired=fired,
+        alerts_fired=recorded.notices,
     )

@@ -20,12 +20,12 @@ from bot.billing.errors import (
     UnknownService,
     UnknownSubscriber,
 )
+from bot.billing.ledger import close_bills_before
 from bot.billing.models import Bill, Charge, Payment, Subscriber
 from bot.billing.queries import charges_in_period, find_subscriber_by_phone, get_balance
 from bot.billing.services import (
     CHARGE_POSTED_HOOKS,
     PAYMENT_RECORDED_HOOKS,
-    close_bills_before,
     post_charge,
     record_payment,
 )
