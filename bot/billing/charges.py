@@ -2,8 +2,8 @@
 
 :func:`explain_charges` reads every deduction of some bill periods and says, for each, what it
 is and whether something about it looks wrong (``flags``). :func:`unsubscribe` ends a
-value-added service, :func:`open_dispute` opens a refund dispute (退费申请) with a ticket number,
-and :func:`unsubscribe_and_dispute` does both for one service in the caller's transaction.
+value-added service, :func:`open_dispute` opens a refund dispute (退费申请) with a ticket number;
+both together, in one transaction, are :func:`bot.billing.refunds.refund_flagged_charges`.
 
 Every change runs in the caller's unit of work, is audited with the actor ``subscriber:<id>``
 and the conversation id, and is confirmed by SMS through the gateway given; a gateway that
@@ -864,84 +864,3 @@ def open_dispute(
         status="open",
         skipped_charge_ids=skipped,
     )
-
-
-def unsubscribe_and_dispute(
-    session: Session,
-    *,
-    subscriber_id: int,
-    service_code: str,
-    periods: Iterable[str],
-    at: datetime,
-    conversation_id: Optional[str],
-    sms: SmsGateway,
-) -> tuple[Optional[UnsubscribeResult], Optional[DisputeResult]]:
-    """Unsubscribes a service (if running) and disputes its flagged charges of the periods.
-
-    All in the caller's transaction: if anything raises (e.g. ``SmsGatewayError`` from either
-    confirmation), the caller's rollback leaves neither the unsubscription nor the dispute.
-    The flagged charges of the service in the periods are passed to :func:`open_dispute`,
-    so those already disputed are left out, and when all are, the existing dispute comes back
-    with ``created=False``. The dispute's reason is made from the flags.
-
-    Args:
-        session: the caller's unit of work.
-        subscriber_id: the subscriber's id.
-        service_code: catalogue code of the service.
-        periods: ``YYYY-MM`` periods whose charges are disputed.
-        at: when (aware); also the moment deciding whether the service is running.
-        conversation_id: the conversation asking for it, for the audit log.
-        sms: the gateway the confirmations go through.
-
-    Returns:
-        ``(unsubscription or None if the service was not running, dispute or None if the
-        periods hold no flagged charge of the service)``.
-
-    Raises:
-        UnknownService: unknown ``service_code``.
-        UnknownSubscriber: no subscriber has this id.
-        InvalidPeriod: a period is not ``YYYY-MM``, or none is given.
-        SmsGatewayError: a confirmation could not be sent (the caller must roll back).
-        ValueError: ``at`` is naive.
-    """
-    _check_aware(at)
-    wanted = _periods(periods)
-    service = _service(session, service_code)
-    subscriber = _subscriber(session, subscriber_id, lock=True)
-    report = explain_charges(session, subscriber.id, wanted, at)
-    flagged = [c for c in report.charges if c.flagged and c.service_code == service.code]
-    running = session.scalar(
-        select(func.count())
-        .select_from(Subscription)
-        .where(
-            Subscription.subscriber_id == subscriber.id,
-            Subscription.service_id == service.id,
-            *_running(at),
-        )
-    )
-
-    unsubscribed: Optional[UnsubscribeResult] = None
-    if running:
-        unsubscribed = unsubscribe(
-            session,
-            subscriber_id=subscriber.id,
-            service_code=service.code,
-            at=at,
-            conversation_id=conversation_id,
-            sms=sms,
-        )
-    disputed: Optional[DisputeResult] = None
-    if flagged:
-        codes = {f.code for c in flagged for f in c.flags}
-        labels = "、".join(FLAG_LABELS[k] for k in FLAG_LABELS if k in codes)
-        where = "、".join(describe_period(p, at) for p in sorted({c.bill_period for c in flagged}))
-        disputed = open_dispute(
-            session,
-            subscriber_id=subscriber.id,
-            charge_ids=sorted(c.charge_id for c in flagged),
-            reason=f"{service.name}扣费存疑（{labels}），用户申请退还{where}的相关扣费",
-            at=at,
-            conversation_id=conversation_id,
-            sms=sms,
-        )
-    return unsubscribed, disputed
