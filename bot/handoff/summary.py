@@ -112,14 +112,6 @@ REASON_LABELS = {
     "dependency": "系统连续故障",
 }
 
-#: Words that turn a complaint into one a person must handle.
-ESCALATION_WORDS = ("投诉", "工信部", "12300", "曝光", "消协", "消费者协会", "媒体", "起诉", "律师")
-
-
-def is_escalating(text: str) -> bool:
-    """Whether a complaint names an escalation (投诉, 工信部, 12300, 曝光, 消协 …)."""
-    return any(word in (text or "") for word in ESCALATION_WORDS)
-
 
 def _unique(values: Iterable[Optional[str]]) -> list[str]:
     seen: list[str] = []
