@@ -16,10 +16,10 @@ from bot.billing.charges import ExplainedCharge, NotSubscribed, explain_charges,
 from bot.billing.periods import InvalidPeriod, describe_period, resolve_periods
 from bot.billing.queries import active_subscriptions
 from bot.billing.refunds import EXISTS, NOTHING, refund_flagged_charges
-from bot.clock import to_local
 from bot.db import StoreUnavailable
 from bot.identity.rules import Verified
 from bot.notifications.errors import SmsGatewayError
+from bot.texts import charges as texts
 from bot.texts.formats import yuan
 
 logger = logging.getLogger(__name__)
@@ -36,17 +36,18 @@ def _periods(
 
 
 def _line(charge: ExplainedCharge) -> str:
-    when = to_local(charge.charged_at)
-    text = f"· {when:%m-%d %H:%M} {charge.service_name or charge.description} {yuan(charge.amount_fen)}元"
-    if charge.service_name:
-        unit = "月" if charge.billing == "monthly" else "次"
-        description = (charge.service_description or "").removeprefix(f"{charge.service_name}：")
-        text += f"：{description}；公布资费 {yuan(charge.published_fee_fen or 0)}元/{unit}"
-        if charge.opened_at and charge.channel_label:
-            text += f"；{to_local(charge.opened_at):%Y-%m-%d} 通过{charge.channel_label}开通"
-    if charge.flagged:
-        text += " ⚠"
-    return text
+    return texts.charge_line(
+        charged_at=charge.charged_at,
+        name=charge.service_name or charge.description,
+        amount_fen=charge.amount_fen,
+        service_name=charge.service_name,
+        service_description=charge.service_description,
+        fee_fen=charge.published_fee_fen,
+        billing=charge.billing,
+        opened_at=charge.opened_at,
+        channel_label=charge.channel_label,
+        flagged=charge.flagged,
+    )
 
 
 @resumable("query_unknown_charge")
@@ -80,8 +81,9 @@ def answer_unknown_charges(
         dispatcher.utter_message(response="utter_charges_clean")
         return [*events, SlotSet("offer", None)]
     reasons = "\n".join(
-        f"· {to_local(c.charged_at):%m-%d} {c.service_name} {yuan(c.amount_fen)}元："
-        + "；".join(flag.explanation for flag in c.flags)
+        texts.flagged_line(
+            c.charged_at, c.service_name or c.description, c.amount_fen, (f.explanation for f in c.flags)
+        )
         for c in flagged
     )
     dispatcher.utter_message(
@@ -130,12 +132,11 @@ def answer_refund(
         if not outcome.unsubscribed:
             return [SlotSet("offer", None)]
     else:
-        stopped = "、".join(outcome.unsubscribed)
         dispatcher.utter_message(
             response="utter_refund_opened",
             ticket_no=outcome.ticket_no,
             amount=yuan(outcome.amount_fen),
-            unsubscribed=f"同时已为您退订{stopped}，下个计费周期起不再收费。" if stopped else "",
+            unsubscribed=texts.also_unsubscribed(outcome.unsubscribed),
         )
     return [
         SlotSet("offer", None),
@@ -182,7 +183,7 @@ def answer_unsubscribe(
     except NotSubscribed:
         spec = service_spec(code) if code else None
         dispatcher.utter_message(
-            response="utter_not_subscribed", service_name=spec.name if spec else "这项业务"
+            response="utter_not_subscribed", service_name=spec.name if spec else texts.UNNAMED_SERVICE
         )
         return [SlotSet("service", None)]
     except SmsGatewayError:

@@ -19,10 +19,9 @@ from actions.base import ServiceAction, local_time
 from actions.handoff import dependency_handoff
 from bot.app import Services
 from bot.db import StoreUnavailable
-from bot.handoff.summary import is_escalating
 from bot.identity.errors import NumberLocked
 from bot.identity.rules import Verified
-from bot.nlu.cues import sounds_upset
+from bot.nlu.cues import is_escalating, sounds_upset
 from bot.nlu.requests import further_requests, in_order
 
 logger = logging.getLogger(__name__)

@@ -15,9 +15,8 @@ from actions.common import resume_if_verified
 from bot.billing.catalogue_queries import published_fee
 from bot.db import StoreUnavailable
 from bot.feedback import InvalidRating, record_rating
-from bot.handoff.summary import is_escalating
 from bot.nlu.clarify import button_payload, clarification_options
-from bot.nlu.cues import telecom_topic
+from bot.nlu.cues import is_escalating, telecom_topic
 from bot.nlu.noise import NOISE_INTENT, is_blank
 from bot.nlu.requests import further_requests
 
@@ -292,7 +291,7 @@ class ActionOutOfScope(ServiceAction):
 class ActionComplain(ServiceAction):
     """投诉: apologise and offer to look at the charge; an escalating complaint goes to a person.
 
-    Escalation words (``bot.handoff.summary.ESCALATION_WORDS``: 投诉, 工信部, 12300, 曝光, 消协 …)
+    Escalation words (``bot.nlu.cues.ESCALATION_WORDS``: 投诉, 工信部, 12300, 曝光, 消协 …)
     set ``handoff_reason`` to ``complaint`` and the rules run ``action_handoff``.
     """
 

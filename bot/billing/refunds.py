@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from bot.billing.charges import explain_charges, open_dispute, unsubscribe
 from bot.notifications.sms import SmsGateway
+from bot.texts import charges as texts
 
 #: What became of a refund request: a new dispute, one already open for those charges, or nothing
 #: to refund (no flagged charge in the periods).
@@ -90,8 +91,8 @@ def refund_flagged_charges(
         ).service_name
         for service in report.active_flagged_services
     ]
-    reason = "；".join(
-        f"{c.service_name} {flag.explanation}" for c in report.flagged_charges for flag in c.flags
+    reason = texts.dispute_reason(
+        (flag.service_name, flag.explanation) for c in report.flagged_charges for flag in c.flags
     )
     dispute = open_dispute(
         session,

@@ -6,9 +6,11 @@
   assistant cannot solve it, but a person can: out of scope, a human is offered.
 - :func:`asks_where_the_code_is`: "验证码怎么还没收到" asks about the code sent, where "重发" (or
   the button) asks for another one; the first is answered with a 重发 button, no code is sent.
+- :func:`is_escalating`: a complaint that names an escalation (投诉, 工信部, 12300, 曝光, 消协 …);
+  unlike the others it changes what the assistant does: a person takes the conversation.
 
-All are word lists on purpose: they decide one line of wording, must be predictable, and are
-checked by tests with sentences of their own.
+All are word lists on purpose: they decide one line of wording (or the handoff), must be
+predictable, and are checked by tests with sentences of their own.
 """
 
 from __future__ import annotations
@@ -141,3 +143,12 @@ _RESEND = re.compile(r"重发|再发|重新发|再来一个|resend_code")
 def asks_where_the_code_is(text: str) -> bool:
     """A question about a code that has not arrived, without asking for a new one."""
     return bool(_NOT_ARRIVED.search(text)) and not _RESEND.search(text)
+
+
+#: Words that turn a complaint into one a person must handle.
+ESCALATION_WORDS = ("投诉", "工信部", "12300", "曝光", "消协", "消费者协会", "媒体", "起诉", "律师")
+
+
+def is_escalating(text: str) -> bool:
+    """Whether a complaint names an escalation (投诉, 工信部, 12300, 曝光, 消协 …)."""
+    return any(word in (text or "") for word in ESCALATION_WORDS)

@@ -80,3 +80,18 @@ def iso_second(when: datetime) -> str:
 def clock_time(when: datetime) -> str:
     """``09:30`` (local time)."""
     return f"{to_local(when):%H:%M}"
+
+
+def iso_date(when: datetime) -> str:
+    """``2026-12-05`` (local time)."""
+    return f"{to_local(when):%Y-%m-%d}"
+
+
+def iso_month_day(when: datetime) -> str:
+    """``12-05`` (local time)."""
+    return f"{to_local(when):%m-%d}"
+
+
+def iso_month_day_minute(when: datetime) -> str:
+    """``12-05 09:30`` (local time)."""
+    return f"{to_local(when):%m-%d %H:%M}"

@@ -1,4 +1,8 @@
-"""Unsubscribing and refund disputes: rows, audit, SMS, idempotence, ownership, rollback."""
+"""Unsubscribing and refund disputes: rows, audit, SMS, idempotence, ownership, ticket numbers.
+
+The two together, in one transaction that a failing SMS rolls back, are the refund use case
+(tests/charges/test_refunds.py).
+"""
 
 from __future__ import annotations
 
@@ -16,19 +20,15 @@ from bot.billing.charges import (
     explain_charges,
     open_dispute,
     unsubscribe,
-    unsubscribe_and_dispute,
 )
 from bot.billing.errors import UnknownService, UnknownSubscriber
 from bot.billing.models import Charge, Dispute, DisputeCharge, Subscription
-from bot.billing.periods import resolve_periods
 from bot.clock import FixedClock
 from bot.db import Store
-from bot.notifications.errors import SmsGatewayError
 from bot.notifications.models import Notification
 from bot.notifications.sms import OutboxSmsGateway
 from bot.schema import metadata
 from tests.support.demo import CHEN, LIU, ZHANG, subscriber_id
-from tests.support.sms import FailingGateway
 
 CONV = "conv-charges-1"
 
@@ -280,143 +280,6 @@ def test_someone_elses_charge_is_refused(demo: Store, clock: FixedClock, outbox:
                 sms=outbox,
             )
     assert _snapshot(demo) == before
-
-
-def test_unsubscribe_and_dispute(demo: Store, clock: FixedClock, outbox: OutboxSmsGateway) -> None:
-    sid = subscriber_id(demo, ZHANG)
-    periods = resolve_periods("recent:3", clock.now())
-    at = clock.advance(minutes=2)
-    with demo.transaction() as session:
-        unsubscribed, disputed = unsubscribe_and_dispute(
-            session,
-            subscriber_id=sid,
-            service_code="video_ringtone",
-            periods=periods,
-            at=at,
-            conversation_id=CONV,
-            sms=outbox,
-        )
-    assert unsubscribed is not None and unsubscribed.ended_at == at
-    assert disputed is not None and disputed.created and disputed.amount_fen == 3000
-    assert disputed.charge_ids == _ringtone_charges(demo, sid, periods, clock)
-    with demo.transaction() as session:
-        kinds = list(
-            session.scalars(
-                select(Notification.kind).where(Notification.created_at == at).order_by(Notification.id)
-            )
-        )
-        assert kinds == ["unsubscribe", "dispute"]
-        actions = list(
-            session.scalars(
-                select(AuditLog.action).where(AuditLog.conversation_id == CONV).order_by(AuditLog.id)
-            )
-        )
-        assert actions == ["subscription.cancelled", "dispute.opened"]
-        dispute = session.scalars(select(Dispute)).one()
-        assert "视频彩铃" in dispute.reason and "短信营销链接" in dispute.reason
-
-    # Asking again: nothing to unsubscribe, the same dispute, nothing written.
-    before = _snapshot(demo)
-    with demo.transaction() as session:
-        again = unsubscribe_and_dispute(
-            session,
-            subscriber_id=sid,
-            service_code="video_ringtone",
-            periods=periods,
-            at=clock.advance(minutes=1),
-            conversation_id=CONV,
-            sms=outbox,
-        )
-    assert again[0] is None
-    assert again[1] is not None and not again[1].created and again[1].ticket_no == disputed.ticket_no
-    assert _snapshot(demo) == before
-
-
-def test_unsubscribe_and_dispute_only_what_applies(
-    demo: Store, clock: FixedClock, outbox: OutboxSmsGateway
-) -> None:
-    # 腾讯视频 is running but nothing about it is flagged: unsubscribed, no dispute.
-    sid = subscriber_id(demo, ZHANG)
-    with demo.transaction() as session:
-        result = unsubscribe_and_dispute(
-            session,
-            subscriber_id=sid,
-            service_code="tencent_video",
-            periods=("2026-11",),
-            at=clock.now(),
-            conversation_id=CONV,
-            sms=outbox,
-        )
-    assert result[0] is not None and result[1] is None
-    # 陈静's game booster: the duplicate alone is disputed.
-    chen = subscriber_id(demo, CHEN)
-    with demo.transaction() as session:
-        unsubscribed, disputed = unsubscribe_and_dispute(
-            session,
-            subscriber_id=chen,
-            service_code="game_boost",
-            periods=("2026-11",),
-            at=clock.now(),
-            conversation_id=CONV,
-            sms=outbox,
-        )
-        report = explain_charges(session, chen, ("2026-11",), clock.now())
-    duplicate = [c.charge_id for c in report.charges if "duplicate" in c.flag_codes]
-    assert unsubscribed is not None
-    assert disputed is not None and disputed.charge_ids == tuple(duplicate) and disputed.amount_fen == 600
-    # 刘洋 has neither the service nor a flagged charge: nothing happens.
-    liu = subscriber_id(demo, LIU)
-    before = _snapshot(demo)
-    with demo.transaction() as session:
-        assert unsubscribe_and_dispute(
-            session,
-            subscriber_id=liu,
-            service_code="video_ringtone",
-            periods=("2026-11",),
-            at=clock.now(),
-            conversation_id=CONV,
-            sms=outbox,
-        ) == (None, None)
-    assert _snapshot(demo) == before
-
-
-@pytest.mark.parametrize("succeed", [0, 1], ids=["unsubscribe-sms-fails", "dispute-sms-fails"])
-def test_a_failing_sms_rolls_everything_back(demo: Store, clock: FixedClock, succeed: int) -> None:
-    sid = subscriber_id(demo, ZHANG)
-    before = _snapshot(demo)
-    gateway = FailingGateway(succeed=succeed)
-    with pytest.raises(SmsGatewayError):
-        with demo.transaction() as session:
-            unsubscribe_and_dispute(
-                session,
-                subscriber_id=sid,
-                service_code="video_ringtone",
-                periods=resolve_periods("recent:3", clock.now()),
-                at=clock.now(),
-                conversation_id=CONV,
-                sms=gateway,
-            )
-    assert gateway.calls == succeed + 1
-    assert _snapshot(demo) == before
-    with demo.transaction() as session:
-        assert session.scalar(select(func.count()).select_from(Dispute)) == 0
-        assert session.scalar(select(func.count()).select_from(DisputeCharge)) == 0
-        assert (
-            session.scalar(
-                select(func.count())
-                .select_from(Notification)
-                .where(Notification.kind.in_(("unsubscribe", "dispute")))
-            )
-            == 0
-        )
-        ringtone = session.scalars(
-            select(Subscription).join(Subscription.service).where(Subscription.subscriber_id == sid)
-        ).all()
-        assert all(s.ended_at is None for s in ringtone)
-        assert (
-            session.scalar(select(func.count()).select_from(AuditLog).where(AuditLog.conversation_id == CONV))
-            == 0
-        )
 
 
 def test_concurrent_disputes_get_distinct_tickets(demo: Store, clock: FixedClock) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.nlu.cues import asks_where_the_code_is
+from bot.nlu.cues import asks_where_the_code_is, is_escalating
 from bot.nlu.noise import is_blank, is_noise
 from bot.nlu.requests import further_requests, in_order
 
@@ -88,3 +88,17 @@ def test_a_question_about_the_code(text: str) -> None:
 @pytest.mark.parametrize("text", ["重发", "/resend_code", "没收到，再发一个", "重新发一下验证码"])
 def test_a_request_for_a_new_code(text: str) -> None:
     assert not asks_where_the_code_is(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "escalating"),
+    [
+        ("再不处理我就去工信部投诉", True),
+        ("我要打12300", True),
+        ("找媒体曝光你们", True),
+        ("扣费不对", False),
+        ("", False),
+    ],
+)
+def test_an_escalating_complaint(text: str, escalating: bool) -> None:
+    assert is_escalating(text) is escalating

@@ -29,3 +29,10 @@ def test_dates_are_local_time() -> None:
     assert formats.iso_second(late) == "2026-12-05 01:05:00"
     assert formats.clock_time(late) == "01:05"
     assert formats.cn_month("2026-03") == "2026年3月"
+
+
+def test_numeric_dates_are_local_time() -> None:
+    late = datetime(2026, 12, 4, 17, 5, tzinfo=timezone.utc)  # 01:05 on the 5th in Shanghai
+    assert formats.iso_date(late) == "2026-12-05"
+    assert formats.iso_month_day(late) == "12-05"
+    assert formats.iso_month_day_minute(late) == "12-05 01:05"
