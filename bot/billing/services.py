@@ -18,7 +18,6 @@ Bills follow the ledger's rules (see :mod:`bot.billing.ledger`).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Optional
@@ -37,7 +36,7 @@ from bot.billing.errors import (
 )
 from bot.billing.events import Notice
 from bot.billing.ledger import settle_bills as settle_bills  # re-exported: bot.seed builds the demo bills
-from bot.billing.models import CHARGE_KINDS, Charge, Payment, Service, Subscriber, Subscription
+from bot.billing.models import CHARGE_KINDS, Service, Subscriber, Subscription
 from bot.notifications.sms import SmsGateway
 from bot.phone import normalise_phone
 from bot.texts import ledger as texts
@@ -45,23 +44,6 @@ from bot.texts.labels import CHARGE_KIND_LABELS
 
 #: Payment methods the store accepts (the ``payments.method`` check constraint).
 PAYMENT_METHODS = ("alipay", "wechat_pay", "hall", "bank_card", "refund")
-
-ChargeHook = Callable[[Session, Subscriber, Charge, datetime], None]
-PaymentHook = Callable[[Session, Subscriber, Payment, datetime], None]
-
-#: Called as ``hook(session, subscriber, charge, at)`` with the rows after :func:`post_charge` wrote
-#: the charge, the new balance and the bill (all flushed, same transaction) and published
-#: ``ChargePosted`` (so the alerts have fired). A hook that raises rolls the whole charge back, so
-#: hooks must only raise for real faults. Register with ``CHARGE_POSTED_HOOKS.append(fn)``; hooks
-#: run in registration order. Settlement charges of a closure do not call them. New listeners
-#: should subscribe to the events (:mod:`bot.billing.events`) instead.
-CHARGE_POSTED_HOOKS: list[ChargeHook] = []
-
-#: Called as ``hook(session, subscriber, payment, at)`` after :func:`record_payment` wrote the
-#: payment, the new balance and the settled bills (same transaction) and published
-#: ``PaymentRecorded`` (so the balance alerts whose condition cleared are re-armed). Same rules as
-#: :data:`CHARGE_POSTED_HOOKS`.
-PAYMENT_RECORDED_HOOKS: list[PaymentHook] = []
 
 
 @dataclass(frozen=True)
@@ -179,8 +161,7 @@ def post_charge(
     Validates everything before writing anything; then the ledger (:func:`bot.billing.ledger.write_charge`)
     inserts the charge (bill period = ``local_period(at)``), lowers the balance, creates or updates
     the period's bill (a new bill is ``open``; its total is the sum of the period's charges), writes
-    an audit entry and publishes ``ChargePosted`` (the subscriber's alerts fire); finally every
-    :data:`CHARGE_POSTED_HOOKS` hook is called.
+    an audit entry and publishes ``ChargePosted`` (the subscriber's alerts fire).
 
     If the subscriber has a subscription to ``service_code`` running at ``at``, the charge is
     linked to it (the most recently started one).
@@ -250,8 +231,6 @@ def post_charge(
         sms=sms,
     )
     charge, bill = posted.charge, posted.bill
-    for hook in list(CHARGE_POSTED_HOOKS):
-        hook(session, subscriber, charge, at)
 
     return ChargeResult(
         charge_id=charge.id,
@@ -288,9 +267,8 @@ def record_payment(
     Validates everything before writing anything; then the ledger
     (:func:`bot.billing.ledger.write_payment`) inserts the payment, raises the balance, settles
     the closed bills first-in, first-out, writes an audit entry and publishes ``PaymentRecorded``
-    (the balance alerts whose condition cleared are re-armed); then every
-    :data:`PAYMENT_RECORDED_HOOKS` hook is called. A suspended account is not restored here (that
-    is a business decision for the caller).
+    (the balance alerts whose condition cleared are re-armed). A suspended account is not restored
+    here (that is a business decision for the caller).
 
     Args:
         session: the caller's unit of work.
@@ -332,8 +310,6 @@ def record_payment(
         sms=sms,
     )
     payment = recorded.payment
-    for hook in list(PAYMENT_RECORDED_HOOKS):
-        hook(session, subscriber, payment, at)
 
     return PaymentResult(
         payment_id=payment.id,

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.audit import AuditLog
-from bot.billing import services
+from bot.billing import events
 from bot.billing.errors import (
     AccountClosed,
     BillingError,
@@ -20,12 +20,11 @@ from bot.billing.errors import (
     UnknownService,
     UnknownSubscriber,
 )
+from bot.billing.events import ChargePosted, PaymentRecorded
 from bot.billing.ledger import close_bills_before
 from bot.billing.models import Bill, Charge, Payment, Subscriber
 from bot.billing.queries import charges_in_period, find_subscriber_by_phone, get_balance
 from bot.billing.services import (
-    CHARGE_POSTED_HOOKS,
-    PAYMENT_RECORDED_HOOKS,
     post_charge,
     record_payment,
 )
@@ -186,63 +185,47 @@ def test_post_charge_refuses_naive_time(seeded: Store) -> None:
             )
 
 
-def test_charge_hooks_run_in_the_same_transaction(
-    seeded: Store, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_listener_writes_in_the_charge_transaction(seeded: Store, clock: FixedClock) -> None:
     calls: list[tuple[Any, ...]] = []
 
-    def hook(session, subscriber, charge, at):  # type: ignore[no-untyped-def]
-        calls.append((subscriber.phone, subscriber.balance_fen, charge.amount_fen, charge.id is not None, at))
+    def listener(session: Any, event: ChargePosted, sms: Any) -> tuple[()]:
+        calls.append(
+            (event.phone, event.balance_fen, event.amount_fen, event.charge_id is not None, event.charged_at)
+        )
         session.add(
             Notification(
-                subscriber_id=subscriber.id,
-                phone=subscriber.phone,
+                subscriber_id=event.subscriber_id,
+                phone=event.phone,
                 kind="alert",
                 body="扣费提醒",
-                created_at=at,
+                created_at=event.charged_at,
             )
         )
+        return ()
 
-    monkeypatch.setattr(services, "CHARGE_POSTED_HOOKS", [hook])
     at = clock.now()
-    with seeded.transaction() as session:
-        post_charge(
-            session,
-            phone=ZHANG,
-            amount_fen=1000,
-            item_kind="vas",
-            description="",
-            service_code="tencent_video",
-            at=at,
-        )
+    events.subscribe(ChargePosted, listener)
+    try:
+        with seeded.transaction() as session:
+            post_charge(
+                session,
+                phone=ZHANG,
+                amount_fen=1000,
+                item_kind="vas",
+                description="",
+                service_code="tencent_video",
+                at=at,
+            )
+    finally:
+        events.SUBSCRIBERS.unsubscribe(ChargePosted, listener)
     assert calls == [(ZHANG, 2650, 1000, True, at)]
     with seeded.transaction() as session:
         alerts = (
             select(func.count())
             .select_from(Notification)
-            .where(Notification.kind == "alert", Notification.phone == ZHANG)
+            .where(Notification.kind == "alert", Notification.phone == ZHANG, Notification.body == "扣费提醒")
         )
         assert session.scalar(alerts) == 1
-
-
-def test_a_failing_hook_rolls_the_charge_back(
-    seeded: Store, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    def broken(*_args: Any) -> None:
-        raise RuntimeError("alert evaluation failed")
-
-    monkeypatch.setattr(services, "CHARGE_POSTED_HOOKS", [broken])
-    before = _snapshot(seeded)
-    with pytest.raises(RuntimeError):
-        with seeded.transaction() as session:
-            post_charge(
-                session, phone=ZHANG, amount_fen=1000, item_kind="other", description="x", at=clock.now()
-            )
-    assert _snapshot(seeded) == before
-
-
-def test_hook_lists_are_empty_by_default() -> None:
-    assert CHARGE_POSTED_HOOKS == [] and PAYMENT_RECORDED_HOOKS == []
 
 
 def test_payment_clears_arrears_fifo(seeded: Store, clock: FixedClock) -> None:
@@ -268,15 +251,19 @@ def test_payment_clears_arrears_fifo(seeded: Store, clock: FixedClock) -> None:
         assert session.scalar(select(func.count()).select_from(Payment).where(Payment.reference == "W1")) == 1
 
 
-def test_payment_hooks_are_called(seeded: Store, clock: FixedClock, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_payments_are_published(seeded: Store, clock: FixedClock) -> None:
     seen: list[tuple[str, int]] = []
-    monkeypatch.setattr(
-        services,
-        "PAYMENT_RECORDED_HOOKS",
-        [lambda session, sub, payment, at: seen.append((sub.phone, payment.amount_fen))],
-    )
-    with seeded.transaction() as session:
-        record_payment(session, phone=ZHANG, amount_fen=5000, method="hall", at=clock.now())
+
+    def listener(session: Any, event: PaymentRecorded, sms: Any) -> tuple[()]:
+        seen.append((event.phone, event.amount_fen))
+        return ()
+
+    events.subscribe(PaymentRecorded, listener)
+    try:
+        with seeded.transaction() as session:
+            record_payment(session, phone=ZHANG, amount_fen=5000, method="hall", at=clock.now())
+    finally:
+        events.SUBSCRIBERS.unsubscribe(PaymentRecorded, listener)
     assert seen == [(ZHANG, 5000)]
 
 

@@ -10,8 +10,7 @@ Each settlement charge is published (``ChargePosted`` with its ``purpose``) like
 alert engine, by design, fires nothing on them (see ``bot.alerts.engine.on_charge_posted``): the
 【销户完成】 SMS sent here tells the fee and the refund, and a deduction or balance alert ("余额
 0.00 元，请及时充值") to a number being closed would be noise. Ordinary charges during the
-cooling-off period still fire alerts: the number works normally until the closure. The
-``CHARGE_POSTED_HOOKS`` of ``bot.billing.services`` are not called for settlement charges.
+cooling-off period still fire alerts: the number works normally until the closure.
 """
 
 from __future__ import annotations
