@@ -9,6 +9,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import GatedRequestAction, resumable
+from actions.failures import store_failed
 from bot.app import Services
 from bot.billing.charges import explain_charges
 from bot.billing.periods import InvalidPeriod, describe_period, resolve_periods
@@ -24,13 +25,6 @@ logger = logging.getLogger(__name__)
 
 def _gb(mb: int) -> str:
     return f"{mb / 1024:.1f}GB" if mb >= 1024 else f"{mb}MB"
-
-
-def store_failed(dispatcher: CollectingDispatcher, what: str) -> list[EventType]:
-    """The kind answer when the store cannot be read or written; nothing was changed."""
-    logger.warning("store unavailable while %s", what)
-    dispatcher.utter_message(response="utter_service_unavailable")
-    return []
 
 
 @resumable("query_balance")

@@ -11,9 +11,9 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.account import store_failed
 from actions.base import ServiceAction, UsesServices, latest_entity, latest_intent
 from actions.common import FORM_DIGRESSIONS, GatedRequestAction, offer_rating, resumable
+from actions.failures import store_failed
 from actions.wechat import alert_channel_for, wechat_bound
 from bot.alerts.rules import InvalidAlert, NoSuchAlert, cancel_alert, change_alert, create_alert, list_alerts
 from bot.app import Services

@@ -8,8 +8,8 @@ from rasa_sdk import Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.account import store_failed
 from actions.common import GatedRequestAction, offer_rating, resumable
+from actions.failures import sms_failed, store_failed
 from bot.app import Services
 from bot.billing.catalogue import service_spec
 from bot.billing.charges import ExplainedCharge, NotSubscribed, explain_charges, unsubscribe
@@ -116,9 +116,7 @@ def answer_refund(
                 service_code=tracker.get_slot("service"),  # "彩铃的钱退给我": that service only
             )
     except SmsGatewayError:
-        logger.warning("SMS gateway failed: the refund request was rolled back")
-        dispatcher.utter_message(response="utter_sms_unavailable")
-        return []
+        return sms_failed(dispatcher, "opening a dispute")
     except StoreUnavailable:
         return store_failed(dispatcher, "opening a dispute")
     if outcome.kind == NOTHING:
@@ -187,8 +185,7 @@ def answer_unsubscribe(
         )
         return [SlotSet("service", None)]
     except SmsGatewayError:
-        dispatcher.utter_message(response="utter_sms_unavailable")
-        return []
+        return sms_failed(dispatcher, "unsubscribing")
     except StoreUnavailable:
         return store_failed(dispatcher, "unsubscribing")
     dispatcher.utter_message(response="utter_unsubscribed", service_name=result.service_name)

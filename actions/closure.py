@@ -11,9 +11,9 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.account import store_failed
 from actions.base import ServiceAction, UsesServices, latest_intent
 from actions.common import FORM_DIGRESSIONS, GatedRequestAction, offer_rating, resumable
+from actions.failures import sms_failed, store_failed
 from bot.app import Services
 from bot.billing.closure import Blocker, cancel_closure, check_closure, request_closure
 from bot.billing.errors import ClosureBlocked, ConsentRequired, NoPendingClosure
@@ -160,8 +160,7 @@ class ActionSubmitClosure(ServiceAction):
             dispatcher.utter_message(response="utter_closure_blocked", reasons=_reasons(tuple(exc.blockers)))
             return reset
         except SmsGatewayError:
-            dispatcher.utter_message(response="utter_sms_unavailable")
-            return reset
+            return [*sms_failed(dispatcher, "requesting closure"), *reset]
         except StoreUnavailable:
             return [*store_failed(dispatcher, "requesting closure"), *reset]
         request = result.request
@@ -191,8 +190,7 @@ def answer_cancel_closure(
         dispatcher.utter_message(response="utter_no_pending_closure")
         return []
     except SmsGatewayError:
-        dispatcher.utter_message(response="utter_sms_unavailable")
-        return []
+        return sms_failed(dispatcher, "cancelling closure")
     except StoreUnavailable:
         return store_failed(dispatcher, "cancelling closure")
     dispatcher.utter_message(response="utter_closure_cancelled")

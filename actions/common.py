@@ -16,7 +16,7 @@ from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.base import ServiceAction, local_time
-from actions.handoff import dependency_handoff
+from actions.failures import dependency_handoff, store_failed
 from bot.app import Services
 from bot.db import StoreUnavailable
 from bot.identity.errors import NumberLocked
@@ -102,9 +102,8 @@ class GatedRequestAction(ServiceAction, ABC):
                     SlotSet("otp_status", "verified"),
                 ]
         except StoreUnavailable:
-            logger.warning("store unavailable while checking verification")
-            dispatcher.utter_message(response="utter_service_unavailable")
             return [
+                *store_failed(dispatcher, "checking verification"),
                 SlotSet("verification_needed", False),
                 SlotSet("resume_form", "none"),
                 *dependency_handoff(self.services, dispatcher, tracker),
@@ -209,8 +208,7 @@ def resume_if_verified(
     try:
         verified = services.verification.current(tracker.sender_id)
     except StoreUnavailable:
-        dispatcher.utter_message(response="utter_service_unavailable")
-        return []
+        return store_failed(dispatcher, "checking verification")
     if verified is None:
         return None
     events = run_resumable(request, services, dispatcher, tracker, verified)

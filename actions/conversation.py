@@ -12,6 +12,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.base import ServiceAction, latest_entity
 from actions.common import resume_if_verified
+from actions.failures import store_failed
 from bot.billing.catalogue_queries import published_fee
 from bot.db import StoreUnavailable
 from bot.feedback import InvalidRating, record_rating
@@ -100,8 +101,7 @@ class ActionAnswerFaq(ServiceAction):
                 with self.services.store.transaction() as session:
                     fee = published_fee(session, code)
             except StoreUnavailable:
-                dispatcher.utter_message(response="utter_service_unavailable")
-                return []
+                return store_failed(dispatcher, "reading a published fee")
             if fee is not None:
                 dispatcher.utter_message(text=fee)
                 return [SlotSet("service", None)]
@@ -152,8 +152,7 @@ class ActionRateService(ServiceAction):
             dispatcher.utter_message(response="utter_rating_invalid")
             return []
         except StoreUnavailable:
-            dispatcher.utter_message(response="utter_service_unavailable")
-            return []
+            return store_failed(dispatcher, "saving a rating")
         dispatcher.utter_message(response="utter_rating_thanks", score=score)
         return [SlotSet("offer", None)]
 

@@ -192,15 +192,6 @@ def hand_off(
     return [*reset, SlotSet("leave_message", False), ConversationPaused(), ActionExecuted("action_listen")]
 
 
-def dependency_handoff(
-    services: Services, dispatcher: CollectingDispatcher, tracker: Tracker
-) -> list[EventType]:
-    """After a dependency failure: hands off when the previous turn failed too, else nothing."""
-    if not earlier_dependency_failure(tracker):
-        return []
-    return hand_off(services, dispatcher, tracker, "dependency", intro="utter_handoff_dependency")
-
-
 class ActionHandoff(ServiceAction):
     """转人工, or a trigger the rules route here (two fallbacks, an escalating complaint)."""
 

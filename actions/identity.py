@@ -18,7 +18,7 @@ from rasa_sdk.types import DomainDict
 
 from actions.base import ServiceAction, UsesServices, find_phone, latest_intent, local_time
 from actions.common import INTERRUPTING_INTENTS, RESUMABLE, run_requests
-from actions.handoff import dependency_handoff
+from actions.failures import dependency_handoff, sms_failed, store_failed
 from actions.wechat import bind_after_verification
 from bot.app import Services
 from bot.clock import to_local
@@ -112,12 +112,10 @@ def send_code(
         dispatcher.utter_message(response="utter_code_requests_limited", retry_at=local_time(exc.retry_after))
         return "rate_limited"
     except SmsGatewayError:
-        logger.warning("SMS gateway failed while sending a verification code")
-        dispatcher.utter_message(response="utter_sms_unavailable")
+        sms_failed(dispatcher, "sending a verification code")
         return "error"
     except StoreUnavailable:
-        logger.warning("store unavailable while sending a verification code")
-        dispatcher.utter_message(response="utter_service_unavailable")
+        store_failed(dispatcher, "sending a verification code")
         return "error"
     dispatcher.utter_message(response="utter_code_sent", masked_phone=sent.masked_phone)
     return None
@@ -135,7 +133,7 @@ def open_second_factor(
     except NotVerified:
         return "error"
     except StoreUnavailable:
-        dispatcher.utter_message(response="utter_service_unavailable")
+        store_failed(dispatcher, "opening the second factor")
         return "error"
     return None
 
@@ -291,7 +289,7 @@ class ValidateVerificationForm(UsesServices, FormValidationAction):
         try:
             outcome = self.services.verification.take_outcome(tracker.sender_id)
         except StoreUnavailable:
-            dispatcher.utter_message(response="utter_service_unavailable")
+            store_failed(dispatcher, "reading a verification outcome")
             return "error"
         if outcome is None:
             dispatcher.utter_message(response=hint)
@@ -344,8 +342,7 @@ class ActionVerificationDone(ServiceAction):
         try:
             verified = self.services.verification.current(tracker.sender_id)
         except StoreUnavailable:
-            dispatcher.utter_message(response="utter_service_unavailable")
-            return [*events, *failed]
+            return [*events, *failed, *store_failed(dispatcher, "finishing verification")]
         if verified is None or (level == "strong" and verified.level != "strong"):
             statuses = (tracker.get_slot("otp_status"), tracker.get_slot("second_factor_status"))
             if not any(s in ("locked", "rate_limited", "error", "failed") for s in statuses):

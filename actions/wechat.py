@@ -16,8 +16,8 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.exc import IntegrityError
 
-from actions.account import store_failed
 from actions.common import GatedRequestAction, resumable
+from actions.failures import store_failed
 from bot.app import Services
 from bot.billing.models import Subscriber
 from bot.db import StoreUnavailable
