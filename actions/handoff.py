@@ -1,6 +1,6 @@
 """Handing a conversation to a person: queue it with a summary and pause the bot, or take a message.
 
-In agent hours the conversation is queued (``bot.handoff.service.enqueue``), the subscriber hears
+In agent hours the conversation is queued (``bot.handoff.handoffs.enqueue``), the subscriber hears
 their position and a rough wait, and the action returns ``ConversationPaused``: Rasa logs the
 subscriber's messages but answers none until the console resumes the conversation. Outside agent
 hours the ``leave_message_form`` takes the next message, which ``action_leave_message`` stores as
@@ -19,7 +19,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.base import ServiceAction, latest_intent
 from bot.app import Services
 from bot.db import StoreUnavailable
-from bot.handoff import agents, service
+from bot.handoff import agents, handoffs
 from bot.handoff.errors import InvalidText
 from bot.handoff.summary import DEPENDENCY_FAILURES, FLAGGED_SHOWN, build_summary, flagged_charges_of
 
@@ -171,11 +171,11 @@ def hand_off(
         summary, subscriber_id = summarise(services, tracker, reason)
         channel = tracker.get_latest_input_channel() or "other"
         with services.store.transaction() as session:
-            already = service.open_handoff_for(session, tracker.sender_id)
-            handoff = already or service.enqueue(
+            already = handoffs.open_handoff_for(session, tracker.sender_id)
+            handoff = already or handoffs.enqueue(
                 session, tracker.sender_id, channel, reason, summary, now, subscriber_id=subscriber_id
             )
-            wait = service.position_and_wait(session, handoff, now, services.settings)
+            wait = handoffs.position_and_wait(session, handoff, now, services.settings)
     except StoreUnavailable:
         logger.warning("store unavailable while handing off a conversation")
         dispatcher.utter_message(response="utter_human_hotline")
@@ -227,7 +227,7 @@ class ActionLeaveMessage(ServiceAction):
         try:
             summary, subscriber_id = summarise(self.services, tracker, reason)
             with self.services.store.transaction() as session:
-                ticket = service.leave_message(
+                ticket = handoffs.leave_message(
                     session,
                     tracker.sender_id,
                     tracker.get_latest_input_channel() or "other",

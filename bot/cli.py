@@ -444,7 +444,7 @@ def _cmd_outbox(args: argparse.Namespace, clock: Clock, out: TextIO) -> int:
 
 
 def _cmd_post_charge(args: argparse.Namespace, clock: Clock, out: TextIO) -> int:
-    from bot.billing.services import post_charge
+    from bot.billing.posting import post_charge
     from bot.phone import normalise_phone
 
     amount_fen = parse_yuan(args.amount)
@@ -509,7 +509,7 @@ def _cmd_complete_closures(args: argparse.Namespace, clock: Clock, out: TextIO) 
 
 
 def _cmd_post_usage(args: argparse.Namespace, clock: Clock, out: TextIO) -> int:
-    from bot.billing.services import record_usage
+    from bot.billing.posting import record_usage
     from bot.phone import normalise_phone
 
     if normalise_phone(args.phone) is None:

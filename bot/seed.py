@@ -45,7 +45,7 @@ from bot.billing.models import (
     Subscriber,
     Subscription,
 )
-from bot.billing.services import settle_bills
+from bot.billing.posting import settle_bills
 from bot.clock import SHANGHAI, local_period, to_local
 from bot.identity.hashing import hash_secret, normalise_id_digits
 from bot.notifications.models import Notification

@@ -1,6 +1,6 @@
 """The ledger: the one writer of charges, payments, bills and usage counters.
 
-Whatever moves money or usage goes through here — ``bot.billing.services`` (the billing feed,
+Whatever moves money or usage goes through here — ``bot.billing.posting`` (the billing feed,
 ``python -m bot post-charge``) and the settlement of a closure (``bot.billing.closure``) alike —
 so the balance, the bill totals and the audit entries follow one set of rules:
 

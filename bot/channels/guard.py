@@ -15,7 +15,7 @@ A user cannot forge a verification: ``/provide_secret`` typed by hand finds no o
 The guard also answers for a paused conversation: when Rasa logged a message without answering
 because the conversation is with a person (bot/rasa_patches.py notes it) and the subscriber is
 still waiting in the queue, one more message tells them their place and the wait, at most once a
-minute per conversation (``bot.handoff.service.waiting_notice`` keeps the time in the store, so
+minute per conversation (``bot.handoff.handoffs.waiting_notice`` keeps the time in the store, so
 several Rasa processes agree). Once an agent has claimed the conversation, nothing is added.
 """
 
@@ -35,7 +35,7 @@ from bot.rasa_patches import ACTION_FAILURES, PAUSED_CONVERSATIONS
 from bot.replies import ACTION_FAILURE_TEXT, WAITING_TEXT
 
 if TYPE_CHECKING:  # the services (and the store behind them) are built lazily, in the server
-    from bot.handoff.service import Wait
+    from bot.handoff.handoffs import Wait
     from bot.identity.service import VerificationService
 
 logger = logging.getLogger(__name__)
@@ -83,7 +83,7 @@ def screen(text: str) -> Screened:
 
 
 #: ``waiting_notice(conversation_id)``: where a subscriber who wrote while queued stands, when they
-#: should be told now (``bot.handoff.service.waiting_notice``); runs in a worker thread.
+#: should be told now (``bot.handoff.handoffs.waiting_notice``); runs in a worker thread.
 WaitingNotice = Callable[[str], Optional["Wait"]]
 
 
@@ -194,7 +194,7 @@ def default_guard() -> SecretGuard:
 
     def waiting_notice(conversation_id: str) -> Optional[Wait]:
         from bot.app import get_services
-        from bot.handoff.service import waiting_notice as due_notice
+        from bot.handoff.handoffs import waiting_notice as due_notice
 
         services = get_services()
         with services.store.transaction() as session:

@@ -62,7 +62,7 @@ class Handoff(Base):
     wanted, whether they are verified (masked number only), what the bot tried, flagged charges.
     A ``ticket`` is a message left outside agent hours (``message``, ``ticket_no``).
     ``waiting_notice_at`` is when a queued subscriber was last told their place in the queue after
-    the queue announcement (``bot.handoff.service.waiting_notice``).
+    the queue announcement (``bot.handoff.handoffs.waiting_notice``).
     """
 
     __tablename__ = "handoffs"

@@ -1,4 +1,4 @@
-"""Alerts fire when charges, payments and usage are posted through ``bot.billing.services``."""
+"""Alerts fire when charges, payments and usage are posted through ``bot.billing.posting``."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from bot.alerts.rules import change_alert, create_alert, list_alerts
 from bot.audit import AuditLog
 from bot.billing.errors import BillingError
 from bot.billing.models import AlertRule
+from bot.billing.posting import post_charge, record_payment, record_usage
 from bot.billing.queries import period_spend_fen
-from bot.billing.services import post_charge, record_payment, record_usage
 from bot.clock import SHANGHAI, FixedClock, local_period
 from bot.db import Store
 from bot.notifications.errors import SmsGatewayError

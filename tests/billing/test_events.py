@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from bot.billing import events
 from bot.billing.events import ChargePosted, PaymentRecorded, Subscribers
-from bot.billing.services import post_charge, record_payment, record_usage
+from bot.billing.posting import post_charge, record_payment, record_usage
 from bot.clock import FixedClock
 from bot.db import Store
 from bot.schema import metadata

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from bot.handoff import service
+from bot.handoff import handoffs
 from bot.seed import DEMO_AGENT_NAME, DEMO_AGENT_USERNAME
 from bot.settings import DEV_AGENT_PASSWORD
 from tests.support.browser import ARTIFACTS, Chat, tracker_events
@@ -42,7 +42,7 @@ def console_page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[P
 
 def _open_handoff_id(servers: Servers, conversation_id: str) -> int:
     with servers.store.transaction() as session:
-        handoff = service.open_handoff_for(session, conversation_id)
+        handoff = handoffs.open_handoff_for(session, conversation_id)
         assert handoff is not None, "转人工 queued the conversation"
         return int(handoff.id)
 

@@ -18,8 +18,8 @@ import bot.channels  # noqa: F401 - installs our changes to Rasa, as in every Ra
 from bot.channels.guard import SecretGuard
 from bot.clock import FixedClock
 from bot.db import Store
-from bot.handoff import agents, service
-from bot.handoff.service import Wait
+from bot.handoff import agents, handoffs
+from bot.handoff.handoffs import Wait
 from bot.rasa_patches import PAUSED_CONVERSATIONS
 from bot.replies import WAITING_TEXT
 from tests.support.settings import SETTINGS
@@ -55,7 +55,7 @@ async def rasa_answering(message: UserMessage) -> None:
 def guard_on(store: Store, clock: FixedClock) -> SecretGuard:
     def waiting_notice(conversation_id: str) -> Optional[Wait]:
         with store.transaction() as session:
-            return service.waiting_notice(session, conversation_id, clock.now(), SETTINGS)
+            return handoffs.waiting_notice(session, conversation_id, clock.now(), SETTINGS)
 
     return SecretGuard(lambda: NoVerification(), waiting_notice)  # type: ignore[arg-type, return-value]
 
@@ -68,7 +68,7 @@ async def say(guard: SecretGuard, rasa: object, sender: str, text: str) -> list[
 
 def queue(store: Store, clock: FixedClock, conversation: str) -> int:
     with store.transaction() as session:
-        return service.enqueue(session, conversation, "rest", "requested", {}, clock.now()).id
+        return handoffs.enqueue(session, conversation, "rest", "requested", {}, clock.now()).id
 
 
 async def test_a_waiting_subscriber_hears_the_place_once_a_minute_and_nothing_once_an_agent_has_it(
@@ -90,13 +90,13 @@ async def test_a_waiting_subscriber_hears_the_place_once_a_minute_and_nothing_on
         agent = agents.create_agent(
             session, "agent2", "客服小李", "correct horse battery", clock.now(), SETTINGS
         )
-        service.claim(session, first, agent, clock.now())
+        handoffs.claim(session, first, agent, clock.now())
     clock.advance(seconds=40)
     assert await say(guard, rasa_with_a_paused_conversation, "c1", "在吗") == [
         WAITING_TEXT.format(position=1, minutes=minutes)
     ]
     with store.transaction() as session:
-        service.claim(session, handoff_id, agent, clock.now())
+        handoffs.claim(session, handoff_id, agent, clock.now())
     clock.advance(minutes=5)
     assert await say(guard, rasa_with_a_paused_conversation, "c1", "在吗") == []  # an agent has it
     assert PAUSED_CONVERSATIONS.get() is None  # reset after every message

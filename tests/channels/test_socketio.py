@@ -26,7 +26,7 @@ from bot.channels.socketio import (
     SessionSigner,
     history_from_events,
 )
-from bot.handoff.service import Wait
+from bot.handoff.handoffs import Wait
 from bot.replies import WAITING_TEXT
 from tests.support.sanic_server import serve
 from tests.support.socketio import BUTTONS, Client, FakeRasa, NoVerification
@@ -122,7 +122,7 @@ class Harness:
     url: str
     rasa: FakeRasa
     channel: GuardedSocketIOInput
-    #: what the queue tells a waiting subscriber, once (bot.handoff.service.waiting_notice)
+    #: what the queue tells a waiting subscriber, once (bot.handoff.handoffs.waiting_notice)
     waits: dict[str, Wait]
     clients: list[socketio.AsyncClient] = field(default_factory=list)
 

@@ -11,7 +11,7 @@ from bot.billing.charges import ChargeReport, explain_charges
 from bot.billing.errors import UnknownSubscriber
 from bot.billing.models import Charge, Subscription
 from bot.billing.periods import InvalidPeriod, resolve_periods
-from bot.billing.services import post_charge
+from bot.billing.posting import post_charge
 from bot.clock import FixedClock, to_local
 from bot.db import Store
 from tests.support.demo import CHEN, LI, LIU, ZHANG, subscriber_id

@@ -30,8 +30,8 @@ from bot.billing.errors import (
     UnknownSubscriber,
 )
 from bot.billing.models import Bill, Charge, ClosureRequest, Dispute, Payment, Subscriber, Subscription
+from bot.billing.posting import post_charge, record_payment
 from bot.billing.queries import active_subscriptions, find_subscriber_by_phone
-from bot.billing.services import post_charge, record_payment
 from bot.clock import SHANGHAI, FixedClock
 from bot.db import Store
 from bot.notifications.errors import SmsGatewayError

@@ -11,7 +11,7 @@ from bot.alerts.rules import create_alert
 from bot.audit import AuditLog
 from bot.billing.closure import complete_due_closures, request_closure
 from bot.billing.events import ChargePosted
-from bot.billing.services import post_charge, record_payment
+from bot.billing.posting import post_charge, record_payment
 from bot.clock import SHANGHAI, FixedClock
 from bot.db import Store
 from tests.support.alerts import alert_messages

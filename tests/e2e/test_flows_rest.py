@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 from sqlalchemy import select
 
 from bot.billing.models import ClosureRequest, Dispute
-from bot.billing.services import post_charge, record_payment
+from bot.billing.posting import post_charge, record_payment
 from bot.notifications.models import Notification
 from tests.support.servers import Servers
 

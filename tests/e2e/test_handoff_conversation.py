@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from bot.channels.wechat_xml import parse_xml
 from bot.clock import SystemClock
-from bot.handoff import service
+from bot.handoff import handoffs
 from bot.handoff.models import Agent, Handoff
 from bot.seed import DEMO_AGENT_USERNAME
 from tests.support.servers import Servers, post_text
@@ -29,14 +29,14 @@ def _conversation() -> str:
 
 def _handoff(servers: Servers, conversation_id: str) -> Handoff:
     with servers.store.transaction() as session:
-        handoff = service.open_handoff_for(session, conversation_id)
+        handoff = handoffs.open_handoff_for(session, conversation_id)
         assert handoff is not None, "转人工 queued the conversation"
         return handoff
 
 
 def _a_minute_passes(servers: Servers, conversation_id: str) -> None:
     with servers.store.transaction() as session:
-        handoff = service.open_handoff_for(session, conversation_id)
+        handoff = handoffs.open_handoff_for(session, conversation_id)
         assert handoff is not None
         handoff.queued_at -= timedelta(seconds=61)
         if handoff.waiting_notice_at is not None:
@@ -48,11 +48,11 @@ def _claim_and_close(servers: Servers, conversation_id: str, close: bool = True)
     now = SystemClock().now()
     with servers.store.transaction() as session:
         agent = session.scalars(select(Agent).where(Agent.username == DEMO_AGENT_USERNAME)).one()
-        handoff = service.open_handoff_for(session, conversation_id)
+        handoff = handoffs.open_handoff_for(session, conversation_id)
         assert handoff is not None
-        service.claim(session, handoff.id, agent, now)
+        handoffs.claim(session, handoff.id, agent, now)
         if close:
-            service.close(session, handoff.id, agent, "测试结束", now)
+            handoffs.close(session, handoff.id, agent, "测试结束", now)
 
 
 def test_a_queued_subscriber_hears_the_queue_once_a_minute_and_nothing_once_an_agent_has_it(

@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from bot.alerts.rules import cancel_alert
 from bot.billing.models import Subscriber
-from bot.billing.services import post_charge, record_payment
+from bot.billing.posting import post_charge, record_payment
 from bot.channels.wechat_xml import parse_xml
 from bot.clock import SystemClock
 from bot.notifications.models import Notification, WeChatBinding

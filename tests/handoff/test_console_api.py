@@ -36,7 +36,7 @@ from bot.channels.guard import SecretGuard
 from bot.channels.socketio import GuardedSocketIOInput, SessionSigner
 from bot.clock import FixedClock
 from bot.db import Store
-from bot.handoff import agents, service
+from bot.handoff import agents, handoffs
 from bot.handoff.models import Handoff
 from bot.settings import settings_from_env
 from tests.support.sanic_server import serve
@@ -101,7 +101,7 @@ class Console:
 
     def queue_handoff(self, conversation_id: str, channel: str = "socketio") -> int:
         with self.store.transaction() as session:
-            return service.enqueue(
+            return handoffs.enqueue(
                 session, conversation_id, channel, "requested", SUMMARY, self.clock.now(), subscriber_id=None
             ).id
 

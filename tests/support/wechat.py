@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from bot.alerts.rules import create_alert
-from bot.billing.services import post_charge
+from bot.billing.posting import post_charge
 from bot.channels.wechat_config import WeChatConfig
 from bot.clock import FixedClock
 from bot.db import Store

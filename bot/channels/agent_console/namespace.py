@@ -65,13 +65,13 @@ class ConsoleUpdates:
 
     async def _subscriber_wrote(self, conversation_id: str, channel: str) -> None:
         """A subscriber's message was recorded: consoles watching its open handoff read it."""
-        from bot.handoff import service
+        from bot.handoff import handoffs
 
         if self._app is None:
             return
 
         def find(session: Session, now: datetime, services: Services) -> Optional[tuple[int, str]]:
-            handoff = service.open_handoff_for(session, conversation_id)
+            handoff = handoffs.open_handoff_for(session, conversation_id)
             return (handoff.id, handoff.status) if handoff is not None else None
 
         try:

@@ -39,7 +39,7 @@ def console_blueprint(
     store: ConsoleStore, updates: ConsoleUpdates, throttle: LoginThrottle, dist_dir: Path
 ) -> Blueprint:
     """The console's pages and JSON API over its store, live updates, sign-in throttle and files."""
-    from bot.handoff import agents, service
+    from bot.handoff import agents, handoffs
 
     hook = Blueprint(f"agent_console_{id(store)}", __name__)
 
@@ -81,8 +81,8 @@ def console_blueprint(
     async def queue(request: Request) -> HTTPResponse:
         def read(session: Session, agent: Agent, now: datetime, services: Services) -> dict[str, Any]:
             return {
-                "handoffs": [handoff_json(h, now) for h in service.queue(session)],
-                "tickets": [handoff_json(h, now) for h in service.tickets(session)],
+                "handoffs": [handoff_json(h, now) for h in handoffs.queue(session)],
+                "tickets": [handoff_json(h, now) for h in handoffs.tickets(session)],
                 "agents_online": agents.agents_online(session, now, services.settings),
                 "now": iso(now),
             }
@@ -93,7 +93,7 @@ def console_blueprint(
     @api
     async def handoff(request: Request, handoff_id: int) -> HTTPResponse:
         def read(session: Session, agent: Agent, now: datetime, services: Services) -> dict[str, Any]:
-            found = service.get_handoff(session, handoff_id)
+            found = handoffs.get_handoff(session, handoff_id)
             return {
                 "handoff": handoff_json(found, now),
                 "notes": [
@@ -103,7 +103,7 @@ def console_blueprint(
                         "text": n.body,
                         "time": iso(n.created_at),
                     }
-                    for n in service.notes(session, handoff_id)
+                    for n in handoffs.notes(session, handoff_id)
                 ],
                 "me": agent_json(agent),
             }
@@ -116,7 +116,7 @@ def console_blueprint(
     @api
     async def claim(request: Request, handoff_id: int) -> HTTPResponse:
         def take(session: Session, agent: Agent, now: datetime, services: Services) -> dict[str, Any]:
-            return handoff_json(service.claim(session, handoff_id, agent, now), now)
+            return handoff_json(handoffs.claim(session, handoff_id, agent, now), now)
 
         claimed = await as_agent(store, request, take)
         await updates.announce(request.app, handoff_id, queue=True)
@@ -131,7 +131,7 @@ def console_blueprint(
 
         def held(session: Session, agent: Agent, now: datetime, services: Services) -> dict[str, Any]:
             text = text_field(body, "text")  # after the token: no hints without one
-            found = service.get_handoff(session, handoff_id)
+            found = handoffs.get_handoff(session, handoff_id)
             if found.status != "claimed":
                 raise InvalidTransition(handoff_id, found.status, "reply")
             if found.claimed_by != agent.id:
@@ -153,7 +153,7 @@ def console_blueprint(
         body = json_body(request)
 
         def write(session: Session, agent: Agent, now: datetime, services: Services) -> dict[str, Any]:
-            added = service.add_note(session, handoff_id, agent, text_field(body, "text"), now)
+            added = handoffs.add_note(session, handoff_id, agent, text_field(body, "text"), now)
             return {"id": added.id, "agent": agent.display_name, "text": added.body, "time": iso(now)}
 
         written = await as_agent(store, request, write)
@@ -164,7 +164,7 @@ def console_blueprint(
     @api
     async def hand_back(request: Request, handoff_id: int) -> HTTPResponse:
         def give_back(session: Session, agent: Agent, now: datetime, services: Services) -> dict[str, Any]:
-            returned = service.hand_back(session, handoff_id, agent, now)
+            returned = handoffs.hand_back(session, handoff_id, agent, now)
             return {"handoff": handoff_json(returned, now), "agent": agent_json(agent)}
 
         done = await as_agent(store, request, give_back)
@@ -179,8 +179,8 @@ def console_blueprint(
 
         def finish(session: Session, agent: Agent, now: datetime, services: Services) -> dict[str, Any]:
             resolution = text_field(body, "resolution")
-            was = service.get_handoff(session, handoff_id).status
-            closed = service.close(session, handoff_id, agent, resolution, now)
+            was = handoffs.get_handoff(session, handoff_id).status
+            closed = handoffs.close(session, handoff_id, agent, resolution, now)
             return {"handoff": handoff_json(closed, now), "agent": agent_json(agent), "was": was}
 
         done = await as_agent(store, request, finish)

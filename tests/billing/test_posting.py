@@ -23,11 +23,11 @@ from bot.billing.errors import (
 from bot.billing.events import ChargePosted, PaymentRecorded
 from bot.billing.ledger import close_bills_before
 from bot.billing.models import Bill, Charge, Payment, Subscriber
-from bot.billing.queries import charges_in_period, find_subscriber_by_phone, get_balance
-from bot.billing.services import (
+from bot.billing.posting import (
     post_charge,
     record_payment,
 )
+from bot.billing.queries import charges_in_period, find_subscriber_by_phone, get_balance
 from bot.clock import FixedClock
 from bot.db import Store
 from bot.notifications.models import Notification

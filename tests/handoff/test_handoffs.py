@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from bot.audit import AuditLog
 from bot.clock import FixedClock
 from bot.db import Store
-from bot.handoff import agents, service
+from bot.handoff import agents, handoffs
 from bot.handoff.errors import (
     AlreadyClaimed,
     InvalidAgent,
@@ -49,7 +49,7 @@ def agent(store: Store, clock: FixedClock, token: str) -> Agent:
 
 def queued(store: Store, clock: FixedClock, conversation: str = "c1", reason: str = "requested") -> int:
     with store.transaction() as session:
-        return service.enqueue(session, conversation, "socketio", reason, SUMMARY, clock.now()).id
+        return handoffs.enqueue(session, conversation, "socketio", reason, SUMMARY, clock.now()).id
 
 
 def status(store: Store, handoff_id: int) -> str:
@@ -176,9 +176,9 @@ def test_enqueue_is_idempotent_per_conversation(store: Store, clock: FixedClock)
     clock.advance(minutes=1)
     assert queued(store, clock, "c1", reason="fallback") == first
     with store.transaction() as session:
-        handoff = service.open_handoff_for(session, "c1")
+        handoff = handoffs.open_handoff_for(session, "c1")
         assert handoff is not None and handoff.reason == "requested" and handoff.summary == SUMMARY
-        assert service.open_handoff_for(session, "c2") is None
+        assert handoffs.open_handoff_for(session, "c2") is None
         assert session.scalar(select(func.count()).select_from(Handoff)) == 1
     assert audited(store) == [("system", "handoff.queued")]
 
@@ -205,8 +205,8 @@ def test_a_handed_back_conversation_can_be_queued_again(store: Store, clock: Fix
     me = agent(store, clock, sign_in(store, clock, "agent2"))
     first = queued(store, clock, "c1")
     with store.transaction() as session:
-        service.claim(session, first, me, clock.now())
-        service.hand_back(session, first, me, clock.now())
+        handoffs.claim(session, first, me, clock.now())
+        handoffs.hand_back(session, first, me, clock.now())
     second = queued(store, clock, "c1")
     assert second != first and status(store, second) == "queued"
 
@@ -215,7 +215,7 @@ def test_position_and_wait_follow_the_queue_and_the_agents_online(store: Store, 
     ids = [queued(store, clock, f"c{i}") for i in range(3)]
     with store.transaction() as session:
         waits = [
-            service.position_and_wait(session, session.get(Handoff, i), clock.now(), SETTINGS) for i in ids
+            handoffs.position_and_wait(session, session.get(Handoff, i), clock.now(), SETTINGS) for i in ids
         ]
     minutes = SETTINGS.agent_handle_minutes
     assert [(w.position, w.minutes, w.agents_online) for w in waits] == [
@@ -228,18 +228,18 @@ def test_position_and_wait_follow_the_queue_and_the_agents_online(store: Store, 
         sign_in(store, clock, name)
     me = agent(store, clock, sign_in(store, clock, "agent2"))
     with store.transaction() as session:
-        service.claim(session, ids[0], me, clock.now())
+        handoffs.claim(session, ids[0], me, clock.now())
     with store.transaction() as session:
-        claimed = service.position_and_wait(session, session.get(Handoff, ids[0]), clock.now(), SETTINGS)
-        last = service.position_and_wait(session, session.get(Handoff, ids[2]), clock.now(), SETTINGS)
-        assert [h.id for h in service.queue(session)] == [ids[1], ids[2], ids[0]]
+        claimed = handoffs.position_and_wait(session, session.get(Handoff, ids[0]), clock.now(), SETTINGS)
+        last = handoffs.position_and_wait(session, session.get(Handoff, ids[2]), clock.now(), SETTINGS)
+        assert [h.id for h in handoffs.queue(session)] == [ids[1], ids[2], ids[0]]
     assert (claimed.position, claimed.minutes) == (0, 0)
     assert (last.position, last.minutes, last.agents_online) == (2, minutes, 2)
 
 
 def notice(store: Store, clock: FixedClock, conversation: str) -> tuple[int, int] | None:
     with store.transaction() as session:
-        wait = service.waiting_notice(session, conversation, clock.now(), SETTINGS)
+        wait = handoffs.waiting_notice(session, conversation, clock.now(), SETTINGS)
     return None if wait is None else (wait.position, wait.minutes)
 
 
@@ -256,7 +256,7 @@ def test_a_waiting_subscriber_hears_the_queue_at_most_once_a_minute(store: Store
     add_agent(store, clock, "agent2")
     me = agent(store, clock, sign_in(store, clock, "agent2"))
     with store.transaction() as session:
-        service.claim(session, first, me, clock.now())
+        handoffs.claim(session, first, me, clock.now())
     clock.advance(seconds=30)
     assert notice(store, clock, "c2") == (1, minutes)  # moved up, and one agent is online
     assert notice(store, clock, "c2") is None  # a second Rasa process in the same minute: nothing
@@ -265,7 +265,7 @@ def test_a_waiting_subscriber_hears_the_queue_at_most_once_a_minute(store: Store
     assert notice(store, clock, "c1") is None
     assert notice(store, clock, "nobody") is None
     with store.transaction() as session:
-        service.claim(session, second, me, clock.now())
+        handoffs.claim(session, second, me, clock.now())
     assert notice(store, clock, "c2") is None
 
 
@@ -298,17 +298,17 @@ def test_one_agent_claims_the_other_is_told_who_holds_it(store: Store, clock: Fi
     bob = agent(store, clock, sign_in(store, clock, "agent3"))
     handoff_id = queued(store, clock)
     with store.transaction() as session:
-        claimed = service.claim(session, handoff_id, alice, clock.now())
+        claimed = handoffs.claim(session, handoff_id, alice, clock.now())
         assert (claimed.status, claimed.claimed_by, claimed.claimed_at) == ("claimed", alice.id, clock.now())
     with pytest.raises(AlreadyClaimed) as raised:
         with store.transaction() as session:
-            service.claim(session, handoff_id, bob, clock.now())
+            handoffs.claim(session, handoff_id, bob, clock.now())
     assert (raised.value.agent_id, raised.value.agent_name) == (alice.id, "AGENT2")
     with store.transaction() as session:
-        assert service.claim(session, handoff_id, alice, clock.now()).claimed_by == alice.id
+        assert handoffs.claim(session, handoff_id, alice, clock.now()).claimed_by == alice.id
     for operation in (
-        lambda s: service.hand_back(s, handoff_id, bob, clock.now()),
-        lambda s: service.close(s, handoff_id, bob, "已处理", clock.now()),
+        lambda s: handoffs.hand_back(s, handoff_id, bob, clock.now()),
+        lambda s: handoffs.close(s, handoff_id, bob, "已处理", clock.now()),
     ):
         with pytest.raises(NotHolder):
             with store.transaction() as session:
@@ -331,7 +331,7 @@ def test_two_agents_racing_to_claim_one_wins(store: Store, clock: FixedClock) ->
         try:
             with store.transaction() as session:
                 barrier.wait(timeout=10)
-                service.claim(session, handoff_id, who, clock.now())
+                handoffs.claim(session, handoff_id, who, clock.now())
             result: object = who.id
         except Exception as exc:  # noqa: BLE001 - the outcome is what we check
             result = exc
@@ -363,26 +363,26 @@ def test_hand_back_and_close_transitions(store: Store, clock: FixedClock) -> Non
 
     with pytest.raises(InvalidTransition):  # not claimed yet
         with store.transaction() as session:
-            service.hand_back(session, back, me, clock.now())
+            handoffs.hand_back(session, back, me, clock.now())
     with store.transaction() as session:
-        service.claim(session, back, me, clock.now())
-        service.claim(session, done, me, clock.now())
+        handoffs.claim(session, back, me, clock.now())
+        handoffs.claim(session, done, me, clock.now())
     clock.advance(minutes=4)
     with store.transaction() as session:
-        returned = service.hand_back(session, back, me, clock.now())
+        returned = handoffs.hand_back(session, back, me, clock.now())
         assert (returned.status, returned.closed_at) == ("returned", clock.now())
     with pytest.raises(InvalidText):
         with store.transaction() as session:
-            service.close(session, done, me, "   ", clock.now())
+            handoffs.close(session, done, me, "   ", clock.now())
     with store.transaction() as session:
-        closed = service.close(session, done, me, "已为用户核实扣费并申请退费", clock.now())
+        closed = handoffs.close(session, done, me, "已为用户核实扣费并申请退费", clock.now())
         assert (closed.status, closed.resolution) == ("closed", "已为用户核实扣费并申请退费")
     for handoff_id in (back, done):
         with pytest.raises(InvalidTransition):
             with store.transaction() as session:
-                service.claim(session, handoff_id, me, clock.now())
+                handoffs.claim(session, handoff_id, me, clock.now())
     with store.transaction() as session:
-        assert service.open_handoff_for(session, "c1") is None and service.queue(session) == []
+        assert handoffs.open_handoff_for(session, "c1") is None and handoffs.queue(session) == []
     assert audited(store)[-3:] == [
         (f"agent:{me.id}", "handoff.claimed"),
         (f"agent:{me.id}", "handoff.returned"),
@@ -395,14 +395,14 @@ def test_notes_are_kept_in_order_and_must_say_something(store: Store, clock: Fix
     me = agent(store, clock, sign_in(store, clock, "agent2"))
     handoff_id = queued(store, clock)
     with store.transaction() as session:
-        service.add_note(session, handoff_id, me, "用户称未订购视频彩铃", clock.now())
-        service.add_note(session, handoff_id, me, "已转计费核查", clock.now())
-    for body in ("", "x" * (service.MAX_TEXT + 1)):
+        handoffs.add_note(session, handoff_id, me, "用户称未订购视频彩铃", clock.now())
+        handoffs.add_note(session, handoff_id, me, "已转计费核查", clock.now())
+    for body in ("", "x" * (handoffs.MAX_TEXT + 1)):
         with pytest.raises(InvalidText):
             with store.transaction() as session:
-                service.add_note(session, handoff_id, me, body, clock.now())
+                handoffs.add_note(session, handoff_id, me, body, clock.now())
     with store.transaction() as session:
-        kept = [(n.body, n.agent.username) for n in service.notes(session, handoff_id)]
+        kept = [(n.body, n.agent.username) for n in handoffs.notes(session, handoff_id)]
     assert kept == [("用户称未订购视频彩铃", "agent2"), ("已转计费核查", "agent2")]
 
 
@@ -412,18 +412,18 @@ def test_a_message_left_out_of_hours_becomes_a_ticket_any_agent_can_close(
     add_agent(store, clock, "agent2")
     me = agent(store, clock, sign_in(store, clock, "agent2"))
     with store.transaction() as session:
-        ticket = service.leave_message(
+        ticket = handoffs.leave_message(
             session, "c9", "wechat", "requested", SUMMARY, "  视频彩铃我没订过，请回电  ", clock.now()
         )
         ticket_id, ticket_no = ticket.id, ticket.ticket_no
         assert ticket.status == "ticket" and ticket.message == "视频彩铃我没订过，请回电"
-        assert service.open_handoff_for(session, "c9") is None
+        assert handoffs.open_handoff_for(session, "c9") is None
     assert ticket_no == f"RG20261122-{ticket_id:06d}"
     with pytest.raises(InvalidText):
         with store.transaction() as session:
-            service.leave_message(session, "c9", "wechat", "requested", SUMMARY, " ", clock.now())
+            handoffs.leave_message(session, "c9", "wechat", "requested", SUMMARY, " ", clock.now())
     with store.transaction() as session:
-        assert [t.id for t in service.tickets(session)] == [ticket_id]
-        service.close(session, ticket_id, me, "已回电处理", clock.now())
+        assert [t.id for t in handoffs.tickets(session)] == [ticket_id]
+        handoffs.close(session, ticket_id, me, "已回电处理", clock.now())
     with store.transaction() as session:
-        assert service.tickets(session) == [] and status(store, ticket_id) == "closed"
+        assert handoffs.tickets(session) == [] and status(store, ticket_id) == "closed"
