@@ -47,9 +47,10 @@ from bot.billing.models import (
 )
 from bot.billing.posting import settle_bills
 from bot.clock import SHANGHAI, local_period, to_local
+from bot.handoff.agents import create_agent
 from bot.identity.hashing import hash_secret, normalise_id_digits
 from bot.notifications.models import Notification
-from bot.settings import Settings
+from bot.settings import Settings, SettingsError
 from bot.texts.formats import yuan
 
 #: The service password (服务密码) of every demo account. Only its hash is stored.
@@ -629,9 +630,7 @@ def seed_demo_agent(session: Session, now: datetime, settings: Settings) -> bool
     Raises:
         SettingsError: outside development, where a documented password must never sign anyone in.
     """
-    from bot.handoff.agents import create_agent
     from bot.handoff.models import Agent
-    from bot.settings import SettingsError
 
     if not settings.is_development:
         raise SettingsError("the demo agent is seeded only in development and test (BOT_ENV)")

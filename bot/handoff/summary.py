@@ -15,7 +15,7 @@ from typing import Any, Optional
 
 from sqlalchemy.orm import Session
 
-from bot.billing.charges import ExplainedCharge
+from bot.billing.charges import ExplainedCharge, explain_charges
 from bot.identity.rules import Verified
 from bot.texts import handoff as texts
 
@@ -69,7 +69,6 @@ def flagged_charges_of(
         period: the conversation's ``period`` slot, if any (``bot.billing.periods``).
         now: the moment of the handoff (aware).
     """
-    from bot.billing.charges import explain_charges
     from bot.billing.periods import InvalidPeriod, resolve_periods
 
     try:

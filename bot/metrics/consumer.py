@@ -30,6 +30,7 @@ from typing import Any, Optional
 
 from bot.clock import Clock, SystemClock
 from bot.db import Store, StoreUnavailable
+from bot.metrics.events import InvalidEvent
 from bot.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -107,7 +108,6 @@ class MetricsConsumer:
         """
         from sqlalchemy.exc import SQLAlchemyError
 
-        from bot.metrics.events import InvalidEvent
         from bot.metrics.service import prune_seen, record_event
 
         counted = ignored = dropped = 0

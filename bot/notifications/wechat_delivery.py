@@ -48,7 +48,7 @@ from bot.clock import Clock, to_local
 from bot.db import Store
 from bot.notifications.errors import SmsGatewayError
 from bot.notifications.models import Notification
-from bot.notifications.sms import SmsGateway
+from bot.notifications.sms import SmsGateway, gateway_from_settings
 from bot.notifications.wechat_api import SYSTEM_BUSY, USER_UNSUBSCRIBED, WeChatUnavailable
 from bot.notifications.wechat_bindings import binding_of, unbind_openid
 from bot.settings import Settings
@@ -363,7 +363,6 @@ def sender_from_settings(store: Store, settings: Settings, clock: Clock) -> WeCh
     Without ``WECHAT_APP_ID``/``WECHAT_APP_SECRET`` or ``WECHAT_ALERT_TEMPLATE_ID`` the sender
     still runs and sends every queued WeChat alert by SMS (one warning says so).
     """
-    from bot.notifications.sms import gateway_from_settings
     from bot.notifications.wechat_api import WeChatApi
 
     api: Optional[WeChatApi] = None
