@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.texts.charges import fee_unit
 from bot.texts.formats import mask_phone, yuan
 
 
@@ -75,7 +76,7 @@ def period_name(year: int, month: int, offset: int) -> str:
 
 def published_fee(name: str, billing: str, fee_fen: int, description: str, provider: str) -> str:
     """A service's published fee, what it is and who provides it."""
-    unit = "月" if billing == "monthly" else "次"
+    unit = fee_unit(billing)
     return (
         f"{name}的公布资费为 {yuan(fee_fen)} 元/{unit}。{description}"
         f"（业务提供方：{provider}）如需退订，告诉我“退订{name}”即可。"
