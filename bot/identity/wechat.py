@@ -18,17 +18,8 @@ from bot.notifications.wechat_bindings import BindResult, record_binding
 def bind(
     session: Session, *, openid: str, subscriber_id: int, at: datetime, conversation_id: Optional[str]
 ) -> BindResult:
-    """Binds the subscriber's number to ``openid`` (after a verification in the WeChat channel).
-
-    Args:
-        session: the caller's unit of work.
-        openid: the follower's OpenID (the WeChat conversation's sender id).
-        subscriber_id: the verified subscriber.
-        at: when (aware).
-        conversation_id: the conversation, for the audit log.
-
-    Returns:
-        Whether anything changed, and whether an earlier binding was moved.
+    """Binds the verified subscriber's number to the follower ``openid`` (after a verification in
+    the WeChat channel), as :func:`bot.notifications.wechat_bindings.record_binding` does.
 
     Raises:
         ValueError: an empty OpenID, a naive time, or an account that is unknown or closed.
