@@ -181,7 +181,7 @@ def charge_line(
     """
     text = f"· {iso_month_day_minute(charged_at)} {name} {yuan(amount_fen)}元"
     if service_name:
-        description = (service_description or "").removeprefix(f"{service_name}：")
+        description = (service_description or "").removeprefix(f"{service_name}：").rstrip("。")
         text += f"：{description}；公布资费 {published_fee(fee_fen or 0, billing)}"
         if opened_at and channel_label:
             text += f"；{iso_date(opened_at)} 通过{channel_label}开通"

@@ -62,3 +62,19 @@ def test_charge_lines_and_confirmations() -> None:
     assert charges.dispute_sms("TS202611220001", 3000) == (
         "【退费申请】工单号TS202611220001，涉及金额30.00元，我们将在3个工作日内处理，处理结果将以短信通知您。"
     )
+
+
+def test_a_catalogue_description_ending_in_a_full_stop_is_not_followed_by_a_semicolon() -> None:
+    line = charges.charge_line(
+        charged_at=datetime(2026, 11, 1, 1, 5, tzinfo=timezone.utc),
+        name="视频彩铃",
+        amount_fen=1000,
+        service_name="视频彩铃",
+        service_description="来电时播放视频。",
+        fee_fen=1000,
+        billing="monthly",
+        opened_at=None,
+        channel_label=None,
+        flagged=False,
+    )
+    assert "。；" not in line and line.endswith("来电时播放视频；公布资费 10.00元/月")
