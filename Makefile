@@ -59,7 +59,7 @@ test: setup
 lint: setup
 	$(VENV)/bin/uv tool run ruff@0.8.4 check bot actions tests bench
 	$(VENV)/bin/uv tool run mypy@1.13.0 --python-executable $(PY) bot actions
-	PYTHONPATH=. $(VENV)/bin/uv tool run --from import-linter==2.1 lint-imports
+	$(VENV)/bin/lint-imports --no-cache
 
 clean:
 	rm -rf $(VENV) models var .pytest_cache test-artifacts web/dist web/node_modules
