@@ -59,3 +59,47 @@ def test_copy_lives_outside_the_domain_packages() -> None:
         if str(path.relative_to(ROOT)) not in LONG_BY_NATURE
     }
     assert sum(counts.values()) < MAX_DOMAIN_LITERALS, {k: v for k, v in counts.items() if v}
+
+
+#: The rows that move money or usage, and the one module that may create them (docs/architecture.md).
+LEDGER_ROWS = ("Charge", "Payment", "Bill", "DataUsage")
+LEDGER = "bot/billing/ledger.py"
+#: The demo store writes months of history directly (no audit entries, no alerts for the past).
+WRITES_HISTORY = {"bot/seed.py"}
+
+
+def ledger_writes(source: str) -> list[str]:
+    """Where ``source`` creates a ledger row or sets a balance (``Charge(...)``, ``x.balance_fen = ...``)."""
+    found: list[tuple[int, str]] = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in LEDGER_ROWS:
+            found.append((node.lineno, f"{node.func.id}() at line {node.lineno}"))
+        targets = (
+            node.targets
+            if isinstance(node, ast.Assign)
+            else [node.target]
+            if isinstance(node, ast.AugAssign)
+            else []
+        )
+        for target in targets:
+            if isinstance(target, ast.Attribute) and target.attr == "balance_fen":
+                found.append((node.lineno, f"balance_fen assigned at line {node.lineno}"))
+    return [text for _, text in sorted(found)]
+
+
+def test_the_ledger_finder_finds_writes() -> None:
+    assert ledger_writes("s.add(Charge(amount_fen=1))\nsub.balance_fen -= 5\n") == [
+        "Charge() at line 1",
+        "balance_fen assigned at line 2",
+    ]
+    assert ledger_writes("report = ExplainedCharge(x)\nview.balance = 3\n") == []
+
+
+def test_only_the_ledger_writes_charges_payments_bills_and_usage() -> None:
+    writers = {
+        rel: found
+        for path in _python_files("bot", "actions")
+        if (rel := str(path.relative_to(ROOT))) not in {LEDGER, *WRITES_HISTORY}
+        and (found := ledger_writes(path.read_text(encoding="utf-8")))
+    }
+    assert writers == {}
