@@ -34,7 +34,7 @@ from bot.billing.errors import (
     UnknownService,
     UnknownSubscriber,
 )
-from bot.billing.events import Notice
+from bot.billing.events import Notice, PaymentRecorded
 from bot.billing.ledger import settle_bills as settle_bills  # re-exported: bot.seed builds the demo bills
 from bot.billing.models import CHARGE_KINDS, Service, Subscriber, Subscription
 from bot.notifications.sms import SmsGateway
@@ -82,33 +82,6 @@ class ChargeResult:
     bill_total_fen: int
     balance_fen: int
     alerts_fired: tuple[Notice, ...] = ()
-
-
-@dataclass(frozen=True)
-class PaymentResult:
-    """A payment that was recorded.
-
-    Attributes:
-        payment_id: the new payment's id.
-        subscriber_id: whose account.
-        phone: the account's number.
-        amount_fen: the amount paid in, fen.
-        method: one of :data:`PAYMENT_METHODS`.
-        paid_at: when (aware UTC).
-        balance_fen: the balance after the payment.
-        arrears_fen: the total of still unpaid bills after the payment.
-        bills_paid: periods whose bill became ``paid`` through this payment, oldest first.
-    """
-
-    payment_id: int
-    subscriber_id: int
-    phone: str
-    amount_fen: int
-    method: str
-    paid_at: datetime
-    balance_fen: int
-    arrears_fen: int
-    bills_paid: tuple[str, ...]
 
 
 def _check_aware(at: datetime) -> None:
@@ -261,7 +234,7 @@ def record_payment(
     actor: str = "billing_feed",
     conversation_id: Optional[str] = None,
     sms: Optional[SmsGateway] = None,
-) -> PaymentResult:
+) -> PaymentRecorded:
     """Records money paid into an account (充值/缴费, or a refund), in the caller's transaction.
 
     Validates everything before writing anything; then the ledger
@@ -283,7 +256,8 @@ def record_payment(
             treat charges and payments alike).
 
     Returns:
-        The payment, the new balance and arrears, and the bills it paid.
+        The payment as billing published it (``PaymentRecorded``): the new balance and arrears, and
+        the bills it paid.
 
     Raises:
         InvalidAmount: ``amount_fen`` is not a positive int.
@@ -311,7 +285,7 @@ def record_payment(
     )
     payment = recorded.payment
 
-    return PaymentResult(
+    return PaymentRecorded(
         payment_id=payment.id,
         subscriber_id=subscriber.id,
         phone=subscriber.phone,
