@@ -1,0 +1,73 @@
+"""The /proc sampler of make bench-load: CPU time and resident memory of process trees."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+from bench import procstat
+
+
+def test_a_busy_child_shows_in_its_parents_tree_with_its_cpu_and_memory() -> None:
+    busy = subprocess.Popen(  # noqa: S603 - this interpreter, a fixed program
+        [sys.executable, "-c", "import time\nend = time.time() + 0.6\nwhile time.time() < end: pass"]
+    )
+    try:
+        me = os.getpid()
+        before = procstat.cpu_seconds(procstat.tree(me))
+        time.sleep(0.5)
+        family = procstat.tree(me)
+        assert busy.pid in family and me in family
+        used = procstat.cpu_used_between(before, procstat.cpu_seconds(family))
+        assert used >= 0.2, "the child's spinning shows as CPU time"
+        assert procstat.rss_mb([busy.pid]) > 1
+    finally:
+        busy.wait()
+
+
+def test_processes_gone_or_new_are_counted_from_what_is_known() -> None:
+    assert procstat.cpu_used_between({1: 5.0, 2: 1.0}, {1: 6.5, 3: 0.25}) == 1.75
+    assert procstat.rss_mb([]) == 0
+    assert procstat.cpu_seconds([2**22 + 1]) == {}, "a pid that does not exist is left out"
+
+
+def test_named_finds_this_interpreter() -> None:
+    me = os.getpid()
+    assert me in procstat.named([procstat._command(me)])
+
+
+def test_the_load_summary_gathers_the_tracked_figures() -> None:
+    from bench.load import summary_of
+
+    result = {
+        "throughput_ratio": 0.5,
+        "throughput_ratio_on_our_stores": 0.77,
+        "ours": {
+            "subscribers": {
+                "latency_ms": {"p95": 334.2},
+                "errors": 0,
+                "lost": 0,
+                "cpu": {"ms_per_message": 151.3},
+            },
+            "topology": {
+                "rasa_rss_mb": {"5005": 1010.5, "5006": 1120.0},
+                "model_archive_mb": 8.5,
+                "ready_seconds": 39.9,
+            },
+        },
+    }
+    summary = summary_of(result)
+    assert {k: summary[k] for k in list(summary)[:9]} == {
+        "ratio_vs_stock_same_stores": 0.77,
+        "ratio_vs_stock_as_shipped": 0.5,
+        "p95_ms_50_subscribers": 334.2,
+        "errors": 0,
+        "lost": 0,
+        "cpu_ms_per_message": 151.3,
+        "rasa_rss_mb_max": 1120.0,
+        "model_archive_mb": 8.5,
+        "ready_seconds": 39.9,
+    }
+    assert summary["train_seconds_from"].startswith("nlu-") and summary["train_seconds"] > 0
