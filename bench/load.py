@@ -70,7 +70,13 @@ from bench.harness import (  # noqa: E402
     summarise,
     tracker_losses,
 )
-from bot.ops.topology import rasa_program  # noqa: E402
+from bot.ops.topology import (  # noqa: E402
+    ACTION_SERVER,
+    METRICS_CONSUMER,
+    NGINX,
+    WECHAT_SENDER,
+    rasa_program,
+)
 
 STOCK_SCRIPT = [("hello", ("",)), ("I am very sad", ("",)), ("yes", ("",)), ("goodbye", ("",))]
 
@@ -283,6 +289,7 @@ def measure_ours(args: argparse.Namespace) -> dict[str, Any]:
                 if subscribers["messages"]
                 else None,
                 "processes": "run-prod's tree and the machine's PostgreSQL, Redis and RabbitMQ",
+                "seconds_by_part": _cpu_by_part(topology, before, after),
             }
             log(
                 f"  {subscribers['messages_per_second']} msg/s, p95 {subscribers['latency_ms']['p95']} ms,"
@@ -323,6 +330,37 @@ def _topology_cpu(topology: Topology) -> dict[int, float]:
     assert topology.proc is not None
     pids = procstat.tree(topology.proc.pid) | procstat.named(procstat.SERVICE_COMMANDS)
     return procstat.cpu_seconds(pids - {os.getpid()})
+
+
+def _cpu_by_part(topology: Topology, before: dict[int, float], after: dict[int, float]) -> dict[str, float]:
+    """The CPU seconds between two samples, by part of the topology: the Rasa processes, the action
+    server, nginx, the metrics consumer, the WeChat sender, PostgreSQL, Redis, RabbitMQ (by command)."""
+    family = procstat.children()
+    owner: dict[int, str] = {}
+    for name in (
+        *(rasa_program(port) for port in topology.rasa_ports),
+        ACTION_SERVER,
+        NGINX,
+        METRICS_CONSUMER,
+        WECHAT_SENDER,
+    ):
+        try:
+            leader = topology.pid(name)
+        except (OSError, ValueError):
+            continue
+        part = "rasa" if name.startswith("rasa") else name
+        for pid in procstat.tree(leader, family):
+            owner[pid] = part
+    for pid in after:
+        if pid not in owner:
+            try:
+                owner[pid] = procstat.command(pid)
+            except OSError:
+                owner[pid] = "other"
+    parts: dict[str, float] = {}
+    for pid, seconds in after.items():
+        parts[owner[pid]] = parts.get(owner[pid], 0.0) + seconds - before.get(pid, 0.0)
+    return {part: round(seconds, 1) for part, seconds in sorted(parts.items(), key=lambda kv: -kv[1])}
 
 
 def _latest_training_seconds() -> tuple[Optional[float], Optional[str]]:

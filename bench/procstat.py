@@ -24,7 +24,8 @@ def _stat_fields(pid: int) -> list[str]:
     return text[text.rindex(")") + 2 :].split()
 
 
-def _command(pid: int) -> str:
+def command(pid: int) -> str:
+    """The command name of a process (``postgres``, ``redis-server``, ...)."""
     return (PROC / str(pid) / "comm").read_text().strip()
 
 
@@ -61,7 +62,7 @@ def named(commands: Iterable[str]) -> set[int]:
     found = set()
     for pid in _all_pids():
         try:
-            if _command(pid) in wanted:
+            if command(pid) in wanted:
                 found.add(pid)
         except OSError:
             continue

@@ -35,7 +35,7 @@ def test_processes_gone_or_new_are_counted_from_what_is_known() -> None:
 
 def test_named_finds_this_interpreter() -> None:
     me = os.getpid()
-    assert me in procstat.named([procstat._command(me)])
+    assert me in procstat.named([procstat.command(me)])
 
 
 def test_the_load_summary_gathers_the_tracked_figures() -> None:
@@ -71,3 +71,21 @@ def test_the_load_summary_gathers_the_tracked_figures() -> None:
         "ready_seconds": 39.9,
     }
     assert summary["train_seconds_from"].startswith("nlu-") and summary["train_seconds"] > 0
+
+
+def test_cpu_is_split_by_part_of_the_topology() -> None:
+    from bench.load import _cpu_by_part
+
+    me = os.getpid()
+
+    class FakeTopology:
+        rasa_ports = [5005]
+
+        def pid(self, name: str) -> int:
+            if name == "action-server":
+                return me
+            raise FileNotFoundError(name)
+
+    gone = 2**22 + 3  # no such process: its command cannot be read
+    parts = _cpu_by_part(FakeTopology(), {me: 1.0, gone: 0.5}, {me: 3.0, gone: 1.0})  # type: ignore[arg-type]
+    assert parts == {"action-server": 2.0, "other": 0.5}
