@@ -302,12 +302,14 @@ class RecordedPayment:
         bills_paid: periods whose bill became ``paid`` through it, oldest first.
         arrears_fen: the total of still unpaid bills after it.
         notices: what the event's subscribers told the account holder.
+        event: what was published (``PaymentRecorded``).
     """
 
     payment: Payment
     bills_paid: tuple[str, ...]
     arrears_fen: int
     notices: tuple[events.Notice, ...]
+    event: events.PaymentRecorded
 
 
 def write_payment(
@@ -379,7 +381,9 @@ def write_payment(
         bills_paid=bills_paid,
     )
     notices = events.publish(session, event, sms)
-    return RecordedPayment(payment=payment, bills_paid=bills_paid, arrears_fen=arrears, notices=notices)
+    return RecordedPayment(
+        payment=payment, bills_paid=bills_paid, arrears_fen=arrears, notices=notices, event=event
+    )
 
 
 @dataclass(frozen=True)

@@ -283,19 +283,7 @@ def record_payment(
         conversation_id=conversation_id,
         sms=sms,
     )
-    payment = recorded.payment
-
-    return PaymentRecorded(
-        payment_id=payment.id,
-        subscriber_id=subscriber.id,
-        phone=subscriber.phone,
-        amount_fen=amount,
-        method=method,
-        paid_at=at,
-        balance_fen=subscriber.balance_fen,
-        arrears_fen=recorded.arrears_fen,
-        bills_paid=recorded.bills_paid,
-    )
+    return recorded.event
 
 
 @dataclass(frozen=True)
