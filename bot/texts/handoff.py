@@ -129,3 +129,22 @@ def headline(*, reason: str, masked_phone: Optional[str], wanted: Sequence[str],
 def flagged_charge_line(charged_at: datetime, name: str, amount_fen: int, explanations: Iterable[str]) -> str:
     """``11-01 视频彩铃 10.00元（<why>；<why>）``: a suspicious charge and why, for the agent."""
     return f"{charge_head(charged_at, name, amount_fen)}（{reasons(explanations)}）"
+
+
+#: A handoff's status as the agent console shows it.
+HANDOFF_STATUS_LABELS = {
+    "queued": "排队中",
+    "claimed": "已接入",
+    "returned": "已转回机器人",
+    "closed": "已结束",
+    "ticket": "留言待处理",
+}
+
+#: The channel a handed-off conversation came from, as the agent console shows it.
+HANDOFF_CHANNEL_LABELS = {
+    "socketio": "网页",
+    "wechat": "微信",
+    "rest": "App",
+    "cmdline": "命令行",
+    "other": "其他",
+}

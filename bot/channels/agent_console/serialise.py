@@ -16,6 +16,7 @@ from rasa.shared.core.events import (
 )
 
 from bot.channels.transcript import button_list, shown_user_text
+from bot.texts.handoff import HANDOFF_CHANNEL_LABELS, HANDOFF_STATUS_LABELS
 
 if TYPE_CHECKING:
     from bot.handoff.models import Agent, Handoff
@@ -23,14 +24,6 @@ if TYPE_CHECKING:
 #: The most transcript entries a handoff view returns (the newest).
 TRANSCRIPT_LIMIT = 300
 
-STATUS_LABELS = {
-    "queued": "排队中",
-    "claimed": "已接入",
-    "returned": "已转回机器人",
-    "closed": "已结束",
-    "ticket": "留言待处理",
-}
-CHANNEL_LABELS = {"socketio": "网页", "wechat": "微信", "rest": "App", "cmdline": "命令行", "other": "其他"}
 
 
 def iso(when: Optional[datetime]) -> Optional[str]:
@@ -49,9 +42,9 @@ def handoff_json(handoff: Handoff, now: datetime) -> dict[str, Any]:
         "id": handoff.id,
         "conversation_id": handoff.conversation_id,
         "channel": handoff.channel,
-        "channel_label": CHANNEL_LABELS.get(handoff.channel, handoff.channel),
+        "channel_label": HANDOFF_CHANNEL_LABELS.get(handoff.channel, handoff.channel),
         "status": handoff.status,
-        "status_label": STATUS_LABELS.get(handoff.status, handoff.status),
+        "status_label": HANDOFF_STATUS_LABELS.get(handoff.status, handoff.status),
         "reason": handoff.reason,
         "headline": summary.get("headline") or "",
         "summary": summary,

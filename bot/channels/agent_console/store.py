@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, TypeVar
 
 from bot.channels.agent_console.api import EMPTY_TEXT, ApiError
-from bot.channels.agent_console.serialise import STATUS_LABELS
+from bot.texts.handoff import HANDOFF_STATUS_LABELS
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -73,7 +73,7 @@ class ConsoleStore:
         except NotHolder:
             raise ApiError(403, NOT_HOLDER) from None
         except InvalidTransition as exc:
-            status = STATUS_LABELS.get(exc.status, exc.status)
+            status = HANDOFF_STATUS_LABELS.get(exc.status, exc.status)
             operation = OPERATION_LABELS.get(exc.operation, exc.operation)
             raise ApiError(409, f"该会话当前状态为“{status}”，不能{operation}。") from None
         except InvalidText:
