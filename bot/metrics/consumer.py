@@ -28,9 +28,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Optional
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from bot.clock import Clock, SystemClock
 from bot.db import Store, StoreUnavailable
 from bot.metrics.events import InvalidEvent
+from bot.metrics.service import prune_seen, record_event
 from bot.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -106,10 +109,6 @@ class MetricsConsumer:
         Raises:
             StoreUnavailable: the store could not be reached; nothing was committed.
         """
-        from sqlalchemy.exc import SQLAlchemyError
-
-        from bot.metrics.service import prune_seen, record_event
-
         counted = ignored = dropped = 0
         now = self.clock.now()
         try:
