@@ -115,3 +115,31 @@ async def test_an_unreadable_tracker_store_fails_the_subscribers_message() -> No
 async def test_outside_a_message_rasas_fallback_is_kept() -> None:
     store = FailSafeTrackerStore(_BrokenStore(Domain.empty()))
     assert await store.retrieve("conv-4") is None  # the console and the HTTP API: Rasa's behaviour
+
+
+def test_event_types_are_found_as_rasa_finds_them() -> None:
+    from rasa.shared.core.events import ActionExecuted, Event, SlotSet, UserUttered
+    from rasa.shared.utils.common import all_subclasses
+
+    table = Event.resolve_by_type.table  # type: ignore[attr-defined]
+    for cls in all_subclasses(Event):
+        assert Event.resolve_by_type(cls.type_name) is next(
+            c for c in all_subclasses(Event) if c.type_name == cls.type_name
+        )
+        assert cls.type_name in table
+    events = [
+        UserUttered("查余额", {"name": "check_balance"}),
+        ActionExecuted("action_listen"),
+        SlotSet("a", 1),
+    ]
+    assert [Event.from_parameters(e.as_dict()) for e in events] == events
+    with pytest.raises(ValueError, match="Unknown event name 'no_such_event'"):
+        Event.resolve_by_type("no_such_event")
+    assert Event.resolve_by_type("no_such_event", default=SlotSet) is SlotSet
+    assert "no_such_event" not in table
+    assert Event.resolve_by_type("topic") is None
+
+    class LateEvent(SlotSet):  # an event class imported after the table was filled
+        type_name = "late_event_for_test"
+
+    assert Event.resolve_by_type("late_event_for_test") is LateEvent
