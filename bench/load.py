@@ -254,7 +254,9 @@ def measure_ours(args: argparse.Namespace) -> dict[str, Any]:
     with Topology(run_dir, replicas=args.replicas, workers=args.workers, env=env) as topology:
         ready_s = round(time.perf_counter() - started, 1)
         turns_per_conversation = max(len(s) for s in SCRIPTS.values())
-        need = int(args.users * args.duration / (turns_per_conversation * args.think_min)) + 40
+        # the subscribers' and the soak's conversations, and some for the throughput steps
+        load_seconds = max(args.duration, args.soak_minutes * 60)
+        need = int(args.users * load_seconds / (turns_per_conversation * args.think_min)) + 400
         copies = max(50, min(400, need // len(SCRIPTS) + 1))
         log(f"ready in {ready_s} s; cloning {copies} accounts per script")
         numbers = clone_accounts(topology.billing_url, copies)
@@ -298,6 +300,7 @@ def measure_ours(args: argparse.Namespace) -> dict[str, Any]:
             throughput = steps_report(
                 topology.url, args.steps, args.step_seconds, play, args.slo_ms, topology.tracker_url
             )
+            soak = _soak(topology, args, play, load_started)
             rasa_rss = {
                 str(port): procstat.rss_mb(procstat.tree(topology.pid(rasa_program(port))))
                 for port in topology.rasa_ports
@@ -322,7 +325,28 @@ def measure_ours(args: argparse.Namespace) -> dict[str, Any]:
         },
         "subscribers": subscribers,
         "throughput": throughput,
+        "soak": soak,
     }
+
+
+def _soak(topology: Topology, args: argparse.Namespace, play: Any, load_started: float) -> dict[str, Any]:
+    """More subscriber load, until ``--soak-minutes`` of load in all, so that the Rasa processes'
+    memory is read after that long (issue 15: after 10 minutes); its figures are reported too."""
+    left = args.soak_minutes * 60 - (time.perf_counter() - load_started)
+    if left < 10:
+        return {"seconds": 0}
+    log(f"soak: {args.users} subscribers for {left:.0f} s more, then the Rasa processes' memory")
+    conversations, elapsed = asyncio.run(
+        drive(topology.url, args.users, left, (args.think_min, args.think_max), ("rest", "socketio"), play)
+    )
+    figures = report(conversations, elapsed, topology.tracker_url)
+    for key in ("by_channel", "error_kinds"):
+        figures.pop(key, None)
+    log(
+        f"  {figures['messages_per_second']} msg/s, p95 {figures['latency_ms']['p95']} ms,"
+        f" errors {figures['errors']}, lost {figures['lost']}"
+    )
+    return figures
 
 
 def _topology_cpu(topology: Topology) -> dict[int, float]:
@@ -380,10 +404,12 @@ def summary_of(result: dict[str, Any]) -> dict[str, Any]:
         "ratio_vs_stock_same_stores": result.get("throughput_ratio_on_our_stores"),
         "ratio_vs_stock_as_shipped": result.get("throughput_ratio"),
         "p95_ms_50_subscribers": subscribers["latency_ms"]["p95"],
-        "errors": subscribers["errors"],
-        "lost": subscribers["lost"],
+        # the 50 subscribers' 120 s and the soak that follows the throughput steps
+        "errors": subscribers["errors"] + ours.get("soak", {}).get("errors", 0),
+        "lost": subscribers["lost"] + ours.get("soak", {}).get("lost", 0),
         "cpu_ms_per_message": subscribers.get("cpu", {}).get("ms_per_message"),
         "rasa_rss_mb_max": max(topology["rasa_rss_mb"].values(), default=None),
+        "rasa_rss_after_minutes_of_load": topology["rasa_rss_after_minutes_of_load"],
         "model_archive_mb": topology["model_archive_mb"],
         "ready_seconds": topology["ready_seconds"],
         "train_seconds": train_s,
@@ -555,6 +581,12 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument(
         "--slo-ms", type=float, default=1000, help="p95 bound of a sustained step (default 1000)"
     )
+    parser.add_argument(
+        "--soak-minutes",
+        type=float,
+        default=10,
+        help="keep subscribers on ours until this many minutes of load before reading memory (default 10)",
+    )
     parser.add_argument("--replicas", type=int, default=2)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--model", help="our model (default: the current one, trained when stale)")
@@ -580,6 +612,7 @@ def main(argv: Optional[list[str]] = None) -> int:
             "think_s": [args.think_min, args.think_max],
             "steps": args.steps,
             "step_seconds": args.step_seconds,
+            "soak_minutes": args.soak_minutes,
         },
     }
     result["ours"] = measure_ours(args)

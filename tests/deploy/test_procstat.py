@@ -55,18 +55,21 @@ def test_the_load_summary_gathers_the_tracked_figures() -> None:
                 "rasa_rss_mb": {"5005": 1010.5, "5006": 1120.0},
                 "model_archive_mb": 8.5,
                 "ready_seconds": 39.9,
+                "rasa_rss_after_minutes_of_load": 10.1,
             },
+            "soak": {"errors": 1, "lost": 2},
         },
     }
     summary = summary_of(result)
-    assert {k: summary[k] for k in list(summary)[:9]} == {
+    assert {k: summary[k] for k in list(summary)[:10]} == {
         "ratio_vs_stock_same_stores": 0.77,
         "ratio_vs_stock_as_shipped": 0.5,
         "p95_ms_50_subscribers": 334.2,
-        "errors": 0,
-        "lost": 0,
+        "errors": 1,
+        "lost": 2,
         "cpu_ms_per_message": 151.3,
         "rasa_rss_mb_max": 1120.0,
+        "rasa_rss_after_minutes_of_load": 10.1,
         "model_archive_mb": 8.5,
         "ready_seconds": 39.9,
     }
