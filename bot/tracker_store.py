@@ -30,7 +30,9 @@ Rasa loads the class from the endpoints file (``tracker_store: type:
 bot.tracker_store.LeanSQLTrackerStore`` with ``SQLTrackerStore``'s keys) in
 ``rasa.core.tracker_store._load_from_module_name_in_endpoint_config``, which passes ``host=url``,
 ``domain``, ``event_broker`` and the other keys: the constructor is ``SQLTrackerStore``'s. When the
-class cannot be imported Rasa only warns and uses an in-memory tracker store instead.
+class cannot be imported Rasa only warns and uses an in-memory tracker store instead;
+``tests/deploy/test_topology.py`` checks that every endpoints file loads this class, and run-prod
+stops when the store it prepares on PostgreSQL is not an SQL one.
 """
 
 from __future__ import annotations
