@@ -89,14 +89,18 @@ def write_endpoints(layout: Layout, services: Services) -> None:
         f.write("# Written by make run-prod (bot/ops/topology.py) from endpoints.prod.yml;")
         f.write(" ${VAR}s are filled in by Rasa.\n")
         yaml.safe_dump(endpoints(layout, services, prod), f, sort_keys=False, allow_unicode=True)
-    if (
-        services.postgres
-    ):  # the tracker store's tables, once, so the Rasa processes do not race to create them
+    if services.postgres:
+        # The tracker store's tables, once, so the Rasa processes do not race to create them. Rasa
+        # falls back to an in-memory store when it cannot import the configured class: say so here.
         code = (
             "import sys\n"
             "from rasa.core.tracker_store import TrackerStore\n"
             "from rasa.core.utils import AvailableEndpoints\n"
-            "TrackerStore.create(AvailableEndpoints.read_endpoints(sys.argv[1]).tracker_store).engine.dispose()\n"
+            "config = AvailableEndpoints.read_endpoints(sys.argv[1]).tracker_store\n"
+            "store = TrackerStore.create(config)\n"
+            "if not hasattr(store, 'engine'):\n"
+            "    sys.exit(f'{config.type}: Rasa made a {type(store).__name__} (import failed?)')\n"
+            "store.engine.dispose()\n"
         )
         log = layout.run_dir / "tracker-tables.log"
         if not quiet([PYTHON, "-c", code, str(layout.endpoints_file)], log):

@@ -43,6 +43,11 @@ WECHAT_SENDER = "wechat-sender"
 NGINX = "nginx"
 
 
+#: The tracker store's class (endpoints.yml, endpoints.prod.yml): Rasa's SQLTrackerStore with
+#: cheaper reads and saves (bot/tracker_store.py), loaded by Rasa from this path.
+TRACKER_STORE_TYPE = "bot.tracker_store.LeanSQLTrackerStore"
+
+
 def rasa_program(port: int) -> str:
     """The name of the Rasa process on ``port``."""
     return f"rasa-{port}"
@@ -255,7 +260,7 @@ def endpoints(layout: Layout, services: Services, prod: Mapping[str, Any]) -> di
     found = dict(prod)
     if not services.postgres:
         found["tracker_store"] = {
-            "type": "SQL",
+            "type": TRACKER_STORE_TYPE,
             "dialect": "sqlite",
             "db": f"{layout.run_dir}/rasa-tracker.db",
         }

@@ -23,6 +23,7 @@ from bot.ops.topology import (
     NGINX,
     NGINX_TEMPLATE,
     ROOT,
+    TRACKER_STORE_TYPE,
     VENV_BIN,
     WECHAT_SENDER,
     FromEnv,
@@ -181,9 +182,39 @@ def test_the_endpoints_leave_out_what_is_down(tmp_path: Path) -> None:
     layout = Layout(tmp_path)
     assert endpoints(layout, Services(), prod) == prod
     down = endpoints(layout, Services(postgres=False, redis=False, rabbitmq=False), prod)
-    assert down["tracker_store"] == {"type": "SQL", "dialect": "sqlite", "db": f"{tmp_path}/rasa-tracker.db"}
+    assert down["tracker_store"] == {
+        "type": TRACKER_STORE_TYPE,
+        "dialect": "sqlite",
+        "db": f"{tmp_path}/rasa-tracker.db",
+    }
     assert "lock_store" not in down and "event_broker" not in down
     assert down["action_endpoint"] == prod["action_endpoint"]
+
+
+def test_rasa_loads_the_lean_tracker_store_from_every_endpoints_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rasa quietly uses an in-memory tracker store when it cannot load the configured class."""
+    from rasa.core.tracker_store import TrackerStore
+    from rasa.core.utils import AvailableEndpoints
+    from rasa.shared.utils.common import class_from_module_path
+
+    from bot.tracker_store import LeanSQLTrackerStore
+
+    for name in ("ACTION_ENDPOINT", "ACTION_SERVER_TOKEN"):
+        monkeypatch.setenv(name, "x")
+    monkeypatch.setenv("RASA_TRACKER_DB", str(tmp_path / "dev.db"))
+    fallback = tmp_path / "fallback.yml"
+    prod = yaml.safe_load((ROOT / "endpoints.prod.yml").read_text(encoding="utf-8"))
+    down = endpoints(Layout(tmp_path), Services(postgres=False, redis=False, rabbitmq=False), prod)
+    fallback.write_text(yaml.safe_dump(down), encoding="utf-8")
+    assert prod["tracker_store"]["type"] == TRACKER_STORE_TYPE
+    assert class_from_module_path(TRACKER_STORE_TYPE) is LeanSQLTrackerStore
+    for path, db in ((ROOT / "endpoints.yml", "dev.db"), (fallback, "rasa-tracker.db")):
+        store = TrackerStore.create(AvailableEndpoints.read_endpoints(str(path)).tracker_store)
+        assert type(store) is LeanSQLTrackerStore, path
+        assert store.engine.url.database == str(tmp_path / db)
+        store.engine.dispose()
 
 
 # --- nginx -------------------------------------------------------------------------------------------
