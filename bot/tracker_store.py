@@ -11,9 +11,11 @@ same query) and inserts the new events. So a message cost two reads of the sessi
 * **save** counts the stored events of the current session once (Rasa's ``COUNT``), inserts and
   commits the tracker's events after them, then publishes exactly those events to the broker
   (``{"sender_id": ..., **event.as_dict()}``, Rasa's ``_stream_new_events``).
-* **retrieve** runs Rasa's query for the ``data`` column only, and finds each event's class once
-  per read instead of once per event (:func:`deserialise_events`). It keeps nothing between reads:
+* **retrieve** runs Rasa's query for the ``data`` column only. It keeps nothing between reads:
   every read sees what every Rasa process, the agent console and Rasa's HTTP API have stored.
+  (Half of what reading a 120-event session cost was Rasa finding each event's class by walking
+  every ``Event`` subclass; ``bot/rasa_patches.py``, change 5, keeps a table of them instead, in
+  every Rasa process that serves our channels.)
 
 The rows, the published messages and the trackers read back are ``SQLTrackerStore``'s for the same
 saves (``tests/channels/test_tracker_store.py``, on SQLite and PostgreSQL).
@@ -43,10 +45,9 @@ import logging
 from typing import Any, Optional
 
 from rasa.core.tracker_store import SQLTrackerStore
-from rasa.shared.core.events import Event
+from rasa.shared.core.events import Event, deserialise_events
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
-from rasa.shared.utils.common import all_subclasses
 
 logger = logging.getLogger(__name__)
 
@@ -77,8 +78,7 @@ class LeanSQLTrackerStore(SQLTrackerStore):
     async def _retrieve(
         self, sender_id: str, fetch_events_from_all_sessions: bool
     ) -> Optional[DialogueStateTracker]:
-        """Rasa's query, reading only the ``data`` column, and its events without Rasa's class
-        search for every event (see :func:`deserialise_events`)."""
+        """Rasa's query, reading only the ``data`` column; the events as Rasa deserialises them."""
         with self.session_scope() as session:
             query = self._event_query(session, sender_id, fetch_events_from_all_sessions)
             rows = query.with_entities(self.SQLEvent.data).all()
@@ -98,29 +98,3 @@ class LeanSQLTrackerStore(SQLTrackerStore):
             action_name=data.get("name"),
             data=json.dumps(data),
         )
-
-
-def deserialise_events(serialised: list[dict[str, Any]]) -> list[Event]:
-    """``rasa.shared.core.events.deserialise_events``, with the event classes looked up once.
-
-    Rasa finds each event's class with ``Event.resolve_by_type``, which walks every subclass of
-    ``Event`` (``all_subclasses``, with ``inspect.isabstract`` on each) for every event: about 27 µs
-    an event here, half the CPU of Rasa's ``retrieve`` of a 120-event session. This walks them once
-    per call, keeping the first class of each type name as ``resolve_by_type`` does (so a subclass
-    defined later is found too); a name it does not know (``topic``, a typo) goes to
-    ``Event.from_parameters``, which answers, skips or raises as in Rasa.
-    """
-    classes: dict[Any, type[Event]] = {}
-    for cls in all_subclasses(Event):
-        classes.setdefault(cls.type_name, cls)
-    events = []
-    for parameters in serialised:
-        if "event" not in parameters:
-            continue
-        cls = classes.get(parameters["event"])
-        event = cls._from_parameters(parameters) if cls is not None else Event.from_parameters(parameters)
-        if event:
-            events.append(event)
-        else:
-            logger.warning(f"Could not deserialise the event {parameters.get('event')!r}")
-    return events

@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from rasa.core.tracker_store import FailSafeTrackerStore, SQLTrackerStore
-from rasa.shared.core import events as rasa_events
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import (
     ActionExecuted,
@@ -30,7 +29,7 @@ from sqlalchemy.engine import make_url
 
 import bot.channels  # noqa: F401 - installs bot/rasa_patches.py, as in every Rasa process serving our channels
 from bot.rasa_patches import ACTION_FAILURES
-from bot.tracker_store import LeanSQLTrackerStore, deserialise_events
+from bot.tracker_store import LeanSQLTrackerStore
 
 ROOT = Path(__file__).resolve().parents[2]
 T0 = 1_795_312_800.0  # 2026-11-22 02:00:00 UTC
@@ -311,42 +310,3 @@ async def test_a_failing_read_still_fails_a_subscribers_message(unreadable: Fail
     finally:
         ACTION_FAILURES.reset(token)
     assert await unreadable.retrieve("c") is None  # outside a message: Rasa's fallback
-
-
-SERIALISED = [
-    {"event": "user", "text": "你好", "parse_data": {"intent": {"name": "greet"}}, "timestamp": 1.0},
-    {"event": "bot", "text": "您好", "data": {"buttons": None}, "metadata": {"utter_action": "utter_greet"}},
-    {"event": "action", "name": "action_listen", "policy": "RulePolicy", "confidence": 1.0},
-    {"event": "slot", "name": "period", "value": "上月"},
-    {"event": "active_loop", "name": "verification_form"},
-    {"event": "loop_interrupted", "is_interrupted": True},
-    {"event": "action_execution_rejected", "name": "verification_form"},
-    {"event": "followup", "name": "utter_greet"},
-    {"event": "reminder", "intent": "remind", "date_time": "2026-11-22T10:00:00", "name": "r"},
-    {"event": "cancel_reminder", "name": "r"},
-    {"event": "pause"},
-    {"event": "resume"},
-    {"event": "restart"},
-    {"event": "rewind"},
-    {"event": "undo"},
-    {"event": "reset_slots"},
-    {"event": "session_started"},
-    {"event": "export"},
-    {"event": "entities", "entities": [{"entity": "period", "value": "上月"}]},
-    {"event": "user_featurization", "use_text_for_featurization": False},
-    {"event": "agent", "text": "hi"},
-    {"event": "form", "name": "f"},
-    {"event": "form_validation", "validate": False},
-    {"event": "topic", "topic": "old"},  # Rasa skips it (a warning)
-    {"event": None},
-    {"no": "event"},
-]
-
-
-def test_events_deserialise_as_rasa_deserialises_them() -> None:
-    serialised = [{"timestamp": T0 + i, **e} for i, e in enumerate(SERIALISED)]  # not "now"
-    ours, rasas = deserialise_events(serialised), rasa_events.deserialise_events(serialised)
-    assert [(type(e), e.as_dict()) for e in ours] == [(type(e), e.as_dict()) for e in rasas]
-    assert len(ours) == len(SERIALISED) - 3
-    with pytest.raises(ValueError, match="Unknown event name 'no_such_event'"):
-        deserialise_events([{"event": "no_such_event"}])
