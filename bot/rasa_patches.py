@@ -7,6 +7,10 @@
    40 % of a Rasa process's CPU under load (bench/load.py, profiled with py-spy). The same check
    is done by one validator built once (the schema is checked once, when installing): the same
    responses pass, the same ones fail with the same ``ValidationError`` message (0.3 ms).
+   Each event of a response is first checked against the one alternative of the schema's
+   ``oneOf`` its ``event`` name selects (every alternative requires its own name, so no other can
+   match), rather than against all 23; only a response that fails this is checked the full way,
+   which then decides, and words the error, as Rasa does.
 
 2. **Failed action calls are noticed.** When the action server cannot be reached (or answers an
    error), Rasa's processor logs the exception, drops the action's events and goes on, so the
@@ -42,6 +46,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any, Optional
 
@@ -130,8 +135,11 @@ def _install_cached_validator(remote_action: Any) -> None:
     validator_class.check_schema(schema)
     validator = validator_class(schema)
     suffix = _MESSAGE_SUFFIX.format(docs=DOCS_BASE_URL)
+    quick = _quick_check(schema, validator_class)
 
     def _validate_action_result(self: Any, result: dict[str, Any]) -> bool:
+        if quick is not None and quick(result):
+            return True
         error = exceptions.best_match(validator.iter_errors(result))
         if error is not None:
             error.message += suffix
@@ -140,6 +148,43 @@ def _install_cached_validator(remote_action: Any) -> None:
 
     _validate_action_result.cached_validator = validator  # type: ignore[attr-defined]
     remote_action._validate_action_result = _validate_action_result
+
+
+def _quick_check(schema: dict[str, Any], validator_class: Any) -> Optional[Callable[[Any], bool]]:
+    """A check that passes only responses the full schema passes: the response without its events'
+    schema, then each event against the ``oneOf`` alternative named by its ``event``. None when the
+    schema is not of that shape (every alternative requiring its own ``event`` name)."""
+    try:
+        items = schema["properties"]["events"]["items"]
+        alternatives = items["oneOf"]
+        names = [alternative["properties"]["event"]["const"] for alternative in alternatives]
+    except (KeyError, TypeError):
+        return None
+    if len(set(names)) != len(names):
+        return None
+    common = {key: value for key, value in items.items() if key != "oneOf"}
+    by_name = {
+        name: validator_class({"allOf": [common, alternative]})
+        for name, alternative in zip(names, alternatives, strict=True)
+    }
+    outer = validator_class(
+        {
+            **schema,
+            "properties": {**schema["properties"], "events": {**schema["properties"]["events"], "items": {}}},
+        }
+    )
+
+    def check(result: Any) -> bool:
+        if not outer.is_valid(result):
+            return False
+        for event in result.get("events") or ():
+            name = event.get("event") if isinstance(event, dict) else None
+            alternative = by_name.get(name) if isinstance(name, str) else None
+            if alternative is None or not alternative.is_valid(event):
+                return False
+        return True
+
+    return check
 
 
 def _install_failure_notes(remote_action: Any) -> None:

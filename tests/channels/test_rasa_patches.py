@@ -4,6 +4,7 @@ action calls answered kindly, and no blank conversation when the tracker store c
 from __future__ import annotations
 
 import socket
+from datetime import datetime
 from typing import Any, Optional
 
 import jsonschema
@@ -143,3 +144,83 @@ def test_event_types_are_found_as_rasa_finds_them() -> None:
         type_name = "late_event_for_test"
 
     assert Event.resolve_by_type("late_event_for_test") is LateEvent
+
+
+def _every_kind_of_event() -> list[dict[str, Any]]:
+    from rasa.shared.core import events as ev
+
+    made = [
+        ev.UserUttered("查余额", {"name": "check_balance", "confidence": 0.9}, [], message_id="m1"),
+        ev.BotUttered(
+            "您好", {"buttons": [{"title": "是", "payload": "/affirm"}]}, {"utter_action": "utter_x"}
+        ),
+        ev.ActionExecuted("action_listen", policy="RulePolicy", confidence=1.0),
+        ev.SlotSet("handoff_reason", "none"),
+        ev.EntitiesAdded([{"entity": "period", "value": "上月"}]),
+        ev.DefinePrevUserUtteredFeaturization(False),
+        ev.ReminderScheduled("intent", datetime(2026, 12, 5, 12, 0), name="r"),
+        ev.ReminderCancelled(name="r"),
+        ev.ActionExecutionRejected("verification_form"),
+        ev.LoopInterrupted(True),
+        ev.ActiveLoop("verification_form"),
+        ev.ActiveLoop(None),
+        ev.AllSlotsReset(),
+        ev.ConversationResumed(),
+        ev.ConversationPaused(),
+        ev.FollowupAction("action_handoff"),
+        ev.StoryExported(),
+        ev.Restarted(),
+        ev.UserUtteranceReverted(),
+        ev.ActionReverted(),
+        ev.SessionStarted(),
+        ev.AgentUttered("hi"),
+    ]
+    return [e.as_dict() for e in made] + [
+        {"event": "form", "name": "f"},
+        {"event": "form_validation", "validate": False},
+    ]
+
+
+def _mutations(event: dict[str, Any]) -> list[Any]:
+    found: list[Any] = [
+        {**event, "event": "no_such_event"},
+        {**event, "timestamp": "now"},
+        {**event, "metadata": 3},
+    ]
+    found += [{k: v for k, v in event.items() if k != "event"}, "not an event", None]
+    for key in event:
+        if key != "event":
+            found += [{**event, key: 12345}, {**event, key: [1]}, {**event, key: {"x": object.__name__}}]
+    return found
+
+
+def test_the_quick_check_passes_and_fails_what_the_full_schema_does() -> None:
+    from bot.rasa_patches import _quick_check
+
+    schema = RemoteAction.action_response_format_spec()
+    validator_class = jsonschema.validators.validator_for(schema)
+    full, quick = validator_class(schema), _quick_check(schema, validator_class)
+    assert quick is not None
+    events = _every_kind_of_event()
+    responses: list[Any] = [
+        VALID,
+        *INVALID,
+        {"events": events, "responses": [{"text": "x"}]},
+        {},
+        {"events": None},
+    ]
+    for event in events:
+        responses += [{"events": [event]}] + [{"events": [event, m]} for m in _mutations(event)]
+    passed = 0
+    for response in responses:
+        if quick(response):  # never passes what the schema fails
+            assert full.is_valid(response), response
+            passed += 1
+    assert passed >= len(events) + 3  # and passes the valid ones (the rest go the full way)
+    for response in responses:
+        with_patch = RemoteAction("action_x", None)
+        if full.is_valid(response):
+            assert with_patch._validate_action_result(response) is True
+        else:
+            with pytest.raises(jsonschema.ValidationError):
+                with_patch._validate_action_result(response)
