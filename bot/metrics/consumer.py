@@ -32,8 +32,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.clock import Clock, SystemClock
 from bot.db import Store, StoreUnavailable
-from bot.metrics.events import InvalidEvent
-from bot.metrics.service import prune_seen, record_event
+from bot.metrics.service import prune_seen, record_events
 from bot.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -109,28 +108,18 @@ class MetricsConsumer:
         Raises:
             StoreUnavailable: the store could not be reached; nothing was committed.
         """
-        counted = ignored = dropped = 0
         now = self.clock.now()
+        events = [_decode(body) for body in bodies]
+        unreadable = events.count(None)
         try:
             with self.store.transaction() as session:
-                for body in bodies:
-                    event = _decode(body)
-                    if event is None:
-                        dropped += 1
-                        continue
-                    try:
-                        if record_event(session, event, now):
-                            counted += 1
-                        else:
-                            ignored += 1
-                    except InvalidEvent:
-                        dropped += 1
+                counts = record_events(session, [event for event in events if event is not None], now)
                 if time.monotonic() - self._last_prune > PRUNE_EVERY_SECONDS:
                     prune_seen(session, now - KEEP_DIGESTS)
                     self._last_prune = time.monotonic()
         except SQLAlchemyError as exc:  # a constraint race or a server error: retry the batch later
             raise StoreUnavailable(exc.__class__.__name__) from exc
-        return counted, ignored, dropped
+        return counts.counted, counts.ignored, counts.dropped + unreadable
 
     async def run(self, stop: asyncio.Event, *, idle_exit: Optional[float] = None) -> ConsumerStats:
         """Consumes until ``stop`` is set, reconnecting with back-off after failures.
