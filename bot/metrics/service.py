@@ -2,11 +2,14 @@
 
 Every function takes an open session (``Store.transaction()``); the caller commits.
 
-:func:`record_events` counts a batch with a fixed number of statements whatever its size: one
+:func:`record_events` counts a batch with at most six statements whatever its size: one
 ``SELECT`` of the batch's digests already counted, one ``SELECT … FOR UPDATE`` of its conversations'
-rows, then one ``INSERT`` of the new conversations, one ``UPDATE`` (executemany) of the changed
-ones, one ``INSERT`` of the latencies and one of the new digests; the events themselves are applied
-in memory (:func:`bot.metrics.events.apply_event`) in the order they came.
+rows, then one ``INSERT`` of the new conversations, one ``UPDATE`` of the changed ones, one
+``INSERT`` of the latencies and one of the new digests (each ``IN`` list holds up to 500 values, so
+only a larger batch looks up in several). The events themselves are applied in memory
+(:func:`bot.metrics.events.apply_event`) in the order they came. The writes are executemany: with
+psycopg2, SQLAlchemy sends each ``INSERT`` as one multi-row statement, and the ``UPDATE`` as one
+round trip per changed conversation (its executemany mode batches inserts only).
 """
 
 from __future__ import annotations
