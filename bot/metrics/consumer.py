@@ -5,14 +5,19 @@ event of a conversation, as JSON, to a fanout exchange with the queues of ``endp
 bound to it. This consumer declares the same exchange and queue (same arguments, so either side
 may start first), then takes the messages in order with manual acknowledgement:
 
-* a batch of the messages at hand is counted in one transaction and acknowledged after the
-  commit, so a crash between the two redelivers them, and the digests in ``metrics_seen_events``
-  make a redelivered event count once;
+* the messages at hand make a batch: up to ``batch_size`` (also the prefetch count), waiting at
+  most ``linger`` seconds after the first for the batch to fill (one timer per batch);
+* a batch is counted in one transaction with a fixed handful of statements whatever its size
+  (:func:`bot.metrics.service.record_events`): events of one conversation in the order received,
+  each event once (the digests in ``metrics_seen_events``, and duplicates inside the batch);
+* it is acknowledged (``multiple=True``) only after the commit, so a crash between the two
+  redelivers it, and the digests make a redelivered event count once;
 * an unreadable message (not JSON, no sender or timestamp) is counted as dropped, logged without
   its content and acknowledged with its batch: it would never become readable;
-* when the store fails, the connection is closed without acknowledging, so RabbitMQ requeues the
-  batch in order, and the consumer tries again after a back-off (1, 2, 4 … 30 s); the same
-  back-off applies while RabbitMQ is unreachable.
+* when the store fails (or a row the batch adds was added meanwhile), nothing is committed and the
+  connection is closed without acknowledging, so RabbitMQ requeues the batch in order, and the
+  consumer tries again after a back-off (1, 2, 4 … 30 s); the same back-off applies while RabbitMQ
+  is unreachable.
 
 Run one consumer per queue: the latency of a message needs the user event before the bot's, and
 two consumers on one queue would interleave them. Nothing personal is logged.
@@ -24,6 +29,7 @@ import asyncio
 import json
 import logging
 import time
+from collections import deque
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Optional
@@ -32,8 +38,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.clock import Clock, SystemClock
 from bot.db import Store, StoreUnavailable
-from bot.metrics.events import InvalidEvent
-from bot.metrics.service import prune_seen, record_event
+from bot.metrics.service import prune_seen, record_events
 from bot.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -100,37 +105,28 @@ class MetricsConsumer:
         self._last_prune = 0.0
 
     def count_batch(self, bodies: list[bytes]) -> tuple[int, int, int]:
-        """Counts the events of ``bodies`` in one transaction.
+        """Counts the events of ``bodies``, in the order given, in one transaction.
 
         Returns:
             (counted, ignored, dropped): events that changed the metrics; events that do not matter
-            for them or were counted before; unreadable messages.
+            for them or were counted before (also earlier in ``bodies``); unreadable messages.
 
         Raises:
-            StoreUnavailable: the store could not be reached; nothing was committed.
+            StoreUnavailable: the store could not be reached, failed, or refused a row or digest
+                added meanwhile by someone else; nothing was committed.
         """
-        counted = ignored = dropped = 0
         now = self.clock.now()
+        events = [_decode(body) for body in bodies]
+        unreadable = events.count(None)
         try:
             with self.store.transaction() as session:
-                for body in bodies:
-                    event = _decode(body)
-                    if event is None:
-                        dropped += 1
-                        continue
-                    try:
-                        if record_event(session, event, now):
-                            counted += 1
-                        else:
-                            ignored += 1
-                    except InvalidEvent:
-                        dropped += 1
+                counts = record_events(session, [event for event in events if event is not None], now)
                 if time.monotonic() - self._last_prune > PRUNE_EVERY_SECONDS:
                     prune_seen(session, now - KEEP_DIGESTS)
                     self._last_prune = time.monotonic()
         except SQLAlchemyError as exc:  # a constraint race or a server error: retry the batch later
             raise StoreUnavailable(exc.__class__.__name__) from exc
-        return counted, ignored, dropped
+        return counts.counted, counts.ignored, counts.dropped + unreadable
 
     async def run(self, stop: asyncio.Event, *, idle_exit: Optional[float] = None) -> ConsumerStats:
         """Consumes until ``stop`` is set, reconnecting with back-off after failures.
@@ -187,36 +183,43 @@ class MetricsConsumer:
             exchange = await channel.declare_exchange(self.exchange, type=aio_pika.ExchangeType.FANOUT)
             queue = await channel.declare_queue(self.queue, durable=True)
             await queue.bind(exchange, "")
-            inbox: asyncio.Queue[Any] = asyncio.Queue()
+            inbox: deque[Any] = deque()  # delivered, not yet counted (at most batch_size: the prefetch)
+            arrived = asyncio.Event()  # the inbox is not empty
+            full = asyncio.Event()  # the inbox holds a whole batch
+
+            def deliver(message: Any) -> None:
+                # A plain function, not a coroutine: aio-pika calls it without a task of its own.
+                inbox.append(message)
+                arrived.set()
+                if len(inbox) >= self.batch_size:
+                    full.set()
+
             closed = asyncio.Event()
             connection.close_callbacks.add(lambda *_: closed.set())
-            await queue.consume(inbox.put, no_ack=False)
+            await queue.consume(deliver, no_ack=False)
             logger.info("metrics consumer reading queue %s", self.queue)
             last_message = time.monotonic()
             while not stop.is_set():
                 if closed.is_set():
                     raise ConnectionError("connection closed")
-                try:
-                    first = await asyncio.wait_for(inbox.get(), timeout=0.5)
-                except asyncio.TimeoutError:
-                    if idle_exit is not None and time.monotonic() - last_message >= idle_exit:
-                        return True
-                    continue
-                batch = [first]
-                # Events come a few at a time: wait up to ``linger`` seconds for more, so a busy
-                # queue is counted in a few transactions a second rather than one per event.
-                gather_until = time.monotonic() + self.linger
-                while len(batch) < self.batch_size:
-                    if not inbox.empty():
-                        batch.append(inbox.get_nowait())
-                        continue
-                    remaining = gather_until - time.monotonic()
-                    if remaining <= 0:
-                        break
+                if not inbox:
+                    arrived.clear()
                     try:
-                        batch.append(await asyncio.wait_for(inbox.get(), timeout=remaining))
+                        await asyncio.wait_for(arrived.wait(), timeout=0.5)
                     except asyncio.TimeoutError:
-                        break
+                        if idle_exit is not None and time.monotonic() - last_message >= idle_exit:
+                            return True
+                        continue
+                # Events come a few at a time: wait up to ``linger`` seconds for a whole batch, so a
+                # busy queue is counted in a few transactions a second rather than one per event.
+                # One timer per batch, not one per message.
+                if len(inbox) < self.batch_size and self.linger > 0:
+                    full.clear()
+                    try:
+                        await asyncio.wait_for(full.wait(), timeout=self.linger)
+                    except asyncio.TimeoutError:
+                        pass
+                batch = [inbox.popleft() for _ in range(min(len(inbox), self.batch_size))]
                 last_message = time.monotonic()
                 try:
                     counted, ignored, dropped = await asyncio.to_thread(

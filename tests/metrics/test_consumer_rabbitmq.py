@@ -11,12 +11,15 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
+from sqlalchemy import event as sql_event
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 
 from bot.db import Store
 from bot.metrics.consumer import MetricsConsumer
@@ -82,6 +85,23 @@ async def publish(settings: Settings, queue: str, exchange: str, events: list[di
             await asyncio.sleep(0.01)
     finally:
         await broker.close()
+
+
+async def publish_raw(settings: Settings, exchange: str, body: bytes) -> None:
+    """A message Rasa would never send (to the exchange ``publish`` declared), confirmed by RabbitMQ."""
+    import aio_pika
+
+    connection = await aio_pika.connect(
+        host=settings.rabbitmq_host,
+        port=settings.rabbitmq_port,
+        login=settings.rabbitmq_user,
+        password=settings.rabbitmq_password,
+        timeout=5,
+    )
+    async with connection:
+        channel = await connection.channel()
+        target = await channel.get_exchange(exchange)
+        await target.publish(aio_pika.Message(body, delivery_mode=aio_pika.DeliveryMode.PERSISTENT), "")
 
 
 def conversation() -> list[dict[str, Any]]:
@@ -170,3 +190,60 @@ async def test_events_that_trickle_in_are_counted_in_few_transactions(
         assert len(batches) > 1, batches  # no lingering: each trickle is its own transaction
     with store.transaction() as session:
         assert session.get(ConversationMetrics, "rmq-3") is not None
+
+
+async def test_a_batch_that_failed_half_written_is_redelivered_in_order_and_counted_once(
+    store: Store, rabbit_settings: Settings, names: tuple[str, str]
+) -> None:
+    queue, exchange = names
+    # two conversations interleaved, with an unreadable message in the middle
+    first = [user("rmq-a", T0), user("rmq-b", T0 + 0.1), bot("rmq-b", T0 + 0.5)]
+    then = [action("rmq-a", T0 + 0.6, "action_listen"), bot("rmq-a", T0 + 0.7)]
+    await publish(rabbit_settings, queue, exchange, first)
+    await publish_raw(rabbit_settings, exchange, b"\x00 not an event")
+    await publish(rabbit_settings, queue, exchange, then)
+    failures: list[str] = []
+
+    def fail_once(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        # the conversations are written, then the store fails before the latencies
+        if not failures and statement.lstrip().startswith("INSERT INTO response_latencies"):
+            failures.append(statement)
+            raise OperationalError(statement, {}, Exception("the server went away"))
+
+    sql_event.listen(store.engine, "before_cursor_execute", fail_once)
+    try:
+        consumer = MetricsConsumer(store, rabbit_settings, queue=queue, exchange=exchange, linger=0.5)
+        stats = await asyncio.wait_for(consumer.run(asyncio.Event(), idle_exit=2.0), timeout=20)
+    finally:
+        sql_event.remove(store.engine, "before_cursor_execute", fail_once)
+    assert len(failures) == 1
+    assert (stats.received, stats.counted, stats.ignored, stats.dropped) == (6, 4, 1, 1)
+    with store.transaction() as session:
+        latencies = session.execute(select(ResponseLatency.conversation_id, ResponseLatency.latency_ms)).all()
+        assert sorted(latencies) == [("rmq-a", 700), ("rmq-b", 400)]  # rmq-a's answer came after the bad one
+        row = session.get(ConversationMetrics, "rmq-a")
+        assert row is not None and (row.user_messages, row.bot_messages) == (1, 1)
+
+
+async def test_a_full_batch_is_counted_without_waiting_out_the_linger(
+    store: Store, rabbit_settings: Settings, names: tuple[str, str]
+) -> None:
+    queue, exchange = names
+    events = [*balance_turn("rmq-4", T0, latency=0.2), *balance_turn("rmq-4", T0 + 5, latency=0.3)]
+    await publish(rabbit_settings, queue, exchange, [*events, session_started("rmq-4", T0 + 4000)] * 2)
+    consumer = MetricsConsumer(
+        store, rabbit_settings, queue=queue, exchange=exchange, batch_size=6, linger=30.0
+    )
+    batches: list[int] = []
+    count_batch = consumer.count_batch
+
+    def counting(bodies: list[bytes]) -> tuple[int, int, int]:
+        batches.append(len(bodies))
+        return count_batch(bodies)
+
+    consumer.count_batch = counting  # type: ignore[method-assign]
+    started = time.monotonic()
+    stats = await asyncio.wait_for(consumer.run(asyncio.Event(), idle_exit=1.0), timeout=20)
+    assert batches == [6, 6, 6]  # prefetch 6: each batch as soon as it is whole, not after 30 s
+    assert time.monotonic() - started < 10
+    assert (stats.received, stats.counted) == (18, 5)
