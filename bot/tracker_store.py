@@ -6,19 +6,24 @@ them) only to learn how many events are stored and publish the others to the eve
 it asks the database for the same number once more (``_additional_events``: a ``COUNT`` over the
 same query) and inserts the new events. So a message cost two reads of the session and a count.
 
-:class:`LeanSQLTrackerStore` changes two things and keeps Rasa's tables, queries and rows:
+:class:`LeanSQLTrackerStore` changes three things and keeps Rasa's tables, queries and rows:
 
 * **save** counts the stored events of the current session once (Rasa's ``COUNT``), inserts and
-  commits the tracker's events after them, then publishes exactly those events to the broker
-  (``{"sender_id": ..., **event.as_dict()}``, Rasa's ``_stream_new_events``).
+  commits the tracker's events after them, then publishes exactly those events to the broker.
+* **one message per save**: ``{"sender_id": ..., "events": [event.as_dict(), ...]}`` rather than
+  Rasa's message per event (``{"sender_id": ..., **event.as_dict()}``, ``_stream_new_events``).
+  A subscriber's message makes some fifteen events; each AMQP message cost the Rasa process, RabbitMQ
+  (a persistent message, a publisher confirm) and the consumer's AMQP client far more than its
+  bytes. The metrics consumer (bot/metrics/consumer.py) reads both forms, and each event of a
+  message is the body Rasa would have published for it.
 * **retrieve** runs Rasa's query for the ``data`` column only. It keeps nothing between reads:
   every read sees what every Rasa process, the agent console and Rasa's HTTP API have stored.
   (Half of what reading a 120-event session cost was Rasa finding each event's class by walking
   every ``Event`` subclass; ``bot/rasa_patches.py``, change 5, keeps a table of them instead, in
   every Rasa process that serves our channels.)
 
-The rows, the published messages and the trackers read back are ``SQLTrackerStore``'s for the same
-saves (``tests/channels/test_tracker_store.py``, on SQLite and PostgreSQL).
+The rows, the published events (one message per save) and the trackers read back are
+``SQLTrackerStore``'s for the same saves (``tests/channels/test_tracker_store.py``, on SQLite and PostgreSQL).
 
 **Order: the record, then the stream.** Rasa publishes before it writes; this store publishes only
 what it has committed, so an event is never published that the store does not hold. A failed write
@@ -71,7 +76,9 @@ class LeanSQLTrackerStore(SQLTrackerStore):
         logger.debug(f"Tracker with sender_id '{sender_id}' stored to database")
         if self.event_broker is not None and new_events:
             try:
-                await self._stream_new_events(self.event_broker, new_events, sender_id)
+                self.event_broker.publish(
+                    {"sender_id": sender_id, "events": [event.as_dict() for event in new_events]}
+                )
             except Exception:  # stored: see the module's docstring
                 logger.exception(f"Publishing {len(new_events)} stored events of '{sender_id}' failed")
 

@@ -1,9 +1,11 @@
 """The metrics consumer: reads Rasa's events from RabbitMQ and counts them in the billing store.
 
-Rasa's ``pika`` event broker (``rasa.core.brokers.pika``, built on aio-pika) publishes each new
-event of a conversation, as JSON, to a fanout exchange with the queues of ``endpoints.prod.yml``
-bound to it. This consumer declares the same exchange and queue (same arguments, so either side
-may start first), then takes the messages in order with manual acknowledgement:
+Rasa's ``pika`` event broker (``rasa.core.brokers.pika``, built on aio-pika) publishes, as JSON, to
+a fanout exchange with the queues of ``endpoints.prod.yml`` bound to it: our tracker store
+(bot/tracker_store.py) the new events of each save of a conversation as one message
+(``{"sender_id": ..., "events": [...]}``), Rasa's own stores one message per event; both are
+read. This consumer declares the same exchange and queue (same arguments, so either side may
+start first), then takes the messages in order with manual acknowledgement:
 
 * the messages at hand make a batch: up to ``batch_size`` (also the prefetch count), waiting at
   most ``linger`` seconds after the first for the batch to fill (one timer per batch);
@@ -63,12 +65,25 @@ class ConsumerStats:
     dropped: int = 0
 
 
-def _decode(body: bytes) -> Optional[dict[str, Any]]:
+def _decode(body: bytes) -> Optional[list[dict[str, Any]]]:
+    """The events of one message, each as Rasa publishes it (``sender_id`` plus ``Event.as_dict()``),
+    or None when the message is unreadable.
+
+    A message is one event (Rasa's event brokers) or the new events of one save of a conversation,
+    ``{"sender_id": ..., "events": [...]}`` (``bot.tracker_store.LeanSQLTrackerStore``).
+    """
     try:
-        event = json.loads(body)
+        found = json.loads(body)
     except (UnicodeDecodeError, ValueError):
         return None
-    return event if isinstance(event, dict) else None
+    if not isinstance(found, dict):
+        return None
+    if "event" in found or not isinstance(found.get("events"), list):
+        return [found]
+    events = found["events"]
+    if not all(isinstance(event, dict) for event in events):
+        return None
+    return [{"sender_id": found.get("sender_id"), **event} for event in events]
 
 
 class MetricsConsumer:
@@ -116,11 +131,12 @@ class MetricsConsumer:
                 added meanwhile by someone else; nothing was committed.
         """
         now = self.clock.now()
-        events = [_decode(body) for body in bodies]
-        unreadable = events.count(None)
+        decoded = [_decode(body) for body in bodies]
+        unreadable = decoded.count(None)
+        events = [event for message in decoded if message is not None for event in message]
         try:
             with self.store.transaction() as session:
-                counts = record_events(session, [event for event in events if event is not None], now)
+                counts = record_events(session, events, now)
                 if time.monotonic() - self._last_prune > PRUNE_EVERY_SECONDS:
                     prune_seen(session, now - KEEP_DIGESTS)
                     self._last_prune = time.monotonic()

@@ -1,7 +1,8 @@
 """Rasa events → conversation metrics, as pure functions (no database, no clock).
 
-Rasa's tracker store publishes every new event of a conversation to the event broker as
-``{"sender_id": ..., **event.as_dict()}`` (``rasa.core.tracker_store.TrackerStore._stream_new_events``).
+Every new event of a conversation reaches the consumer as ``{"sender_id": ..., **event.as_dict()}``
+(``rasa.core.tracker_store.TrackerStore._stream_new_events``; our tracker store groups a save's
+events in one message, which the consumer splits back into these).
 The events that matter here, by their ``event`` field:
 
 * ``user``: a subscriber's message (a *turn*). It waits for an answer unless the bot is paused.

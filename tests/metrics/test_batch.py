@@ -318,3 +318,17 @@ def test_unreadable_messages_in_the_middle_of_a_batch_are_dropped_and_the_rest_c
     assert consumer.count_batch(bodies) == (0, 3, 3)  # redelivered: the readable ones were counted
     with store.transaction() as session:
         assert session.scalars(select(ResponseLatency.latency_ms)).all() == [250]
+
+
+def test_a_message_with_the_events_of_a_save_reads_as_those_events() -> None:
+    from bot.metrics.consumer import _decode
+
+    user = {"event": "user", "timestamp": 1.0, "text": "查余额"}
+    bot = {"event": "bot", "timestamp": 2.0, "text": "您的余额"}
+    grouped = json.dumps({"sender_id": "c1", "events": [user, bot]}).encode()
+    assert _decode(grouped) == [{"sender_id": "c1", **user}, {"sender_id": "c1", **bot}]
+    single = json.dumps({"sender_id": "c1", **user}).encode()  # Rasa's own stores: one per event
+    assert _decode(single) == [{"sender_id": "c1", **user}]
+    assert _decode(json.dumps({"sender_id": "c1", "events": []}).encode()) == []
+    for unreadable in (b"not json", b"[1, 2]", json.dumps({"sender_id": "c1", "events": [user, 3]}).encode()):
+        assert _decode(unreadable) is None

@@ -247,3 +247,30 @@ async def test_a_full_batch_is_counted_without_waiting_out_the_linger(
     assert batches == [6, 6, 6]  # prefetch 6: each batch as soon as it is whole, not after 30 s
     assert time.monotonic() - started < 10
     assert (stats.received, stats.counted) == (18, 5)
+
+
+async def test_the_events_of_a_save_in_one_message_count_as_rasas_messages_do(
+    store: Store, rabbit_settings: Settings, names: tuple[str, str]
+) -> None:
+    """Our tracker store publishes the new events of a save as one message (bot/tracker_store.py)."""
+    queue, exchange = names
+    events = conversation()
+
+    def save(part: list[dict[str, Any]]) -> dict[str, Any]:
+        return {
+            "sender_id": "rmq-1",
+            "events": [{k: v for k, v in e.items() if k != "sender_id"} for e in part],
+        }
+
+    # three saves, the first delivered twice, and one event as Rasa's own stores publish it
+    saves = [save(events[:5]), save(events[5:8]), save(events[8:-1])]
+    await publish(rabbit_settings, queue, exchange, [*saves, saves[0], events[-1]])
+    consumer = MetricsConsumer(store, rabbit_settings, queue=queue, exchange=exchange)
+    stats = await asyncio.wait_for(consumer.run(asyncio.Event(), idle_exit=1.0), timeout=20)
+    assert (stats.received, stats.counted, stats.dropped) == (5, 7, 0)
+    with store.transaction() as session:
+        row = session.get(ConversationMetrics, "rmq-1")
+        assert row is not None
+        assert (row.user_messages, row.bot_messages, row.handoff_requests, row.handoffs) == (2, 2, 1, 1)
+        assert row.paused is True
+        assert sorted(session.scalars(select(ResponseLatency.latency_ms)).all()) == [200, 300]
