@@ -13,6 +13,8 @@ Commands::
                                                    or from BOT_NEW_AGENT_PASSWORD)
     python -m bot metrics [--hours N]              conversation metrics as JSON (all, or the last N hours)
     python -m bot metrics-consumer                 count Rasa's events from RabbitMQ (until Ctrl-C)
+    python -m bot review list|label|purge          misunderstood messages (bot/cli_review.py)
+    python -m bot export-nlu PATH                  labelled messages as NLU training data
 
 The store comes from the settings (``BOT_DATABASE_URL``) and is opened only inside a command.
 Expected problems (unknown number, bad amount, unreachable database) print a short message
@@ -153,6 +155,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     wechat.add_argument("--once", action="store_true", help="只处理一轮到期的消息后退出")
     wechat.set_defaults(handler=_cmd_deliver_wechat)
+
+    from bot.cli_review import add_commands
+
+    add_commands(commands, _open_store)
     return parser
 
 
@@ -552,7 +558,9 @@ def main(
     from sqlalchemy.exc import SQLAlchemyError
 
     from bot.db import StoreUnavailable
+    from bot.review.labels import InvalidLabel
     from bot.settings import SettingsError
+    from bot.texts.review import refusal
 
     out = out or sys.stdout
     err = err or sys.stderr
@@ -568,6 +576,8 @@ def main(
         return handler(args, clock or SystemClock(), out)
     except (BillingError, CommandError) as exc:
         print(f"错误：{exc}", file=err)
+    except InvalidLabel as exc:
+        print(f"错误：{refusal(exc.code, exc.detail)}", file=err)
     except SettingsError as exc:
         print(f"配置错误：{exc}", file=err)
     except StoreUnavailable as exc:

@@ -73,6 +73,9 @@ class Settings:
             in 24 hours (a subscriber verifies one line, perhaps a second one or a corrected typo).
         codes_per_client_hour: codes one client (a web or App user's address, a WeChat OpenID) may
             have sent per sliding hour, to any numbers.
+        review_low_confidence: a message whose top intent is below this confidence (though not a
+            fallback) is kept for review (``bot.review.capture``).
+        review_keep_days: days a message stays in the review queue before it is purged.
         trusted_proxies: comma-separated addresses or networks (CIDR) of the proxies in front of
             Rasa (nginx, the App's backend) whose ``X-Forwarded-For``/``X-Real-IP`` are believed.
     """
@@ -109,6 +112,8 @@ class Settings:
     codes_per_number_hour: int = 5
     code_numbers_per_conversation: int = 3
     codes_per_client_hour: int = 10
+    review_low_confidence: float = 0.6
+    review_keep_days: int = 90
     trusted_proxies: str = "127.0.0.1/32,::1/128"
 
     @property
@@ -174,6 +179,10 @@ class Settings:
                 "BOT_TRUSTED_PROXIES must be comma-separated addresses or networks,"
                 f" not {self.trusted_proxies!r}"
             ) from None
+        if not 0.0 < self.review_low_confidence <= 1.0 or self.review_keep_days <= 0:
+            raise SettingsError(
+                "BOT_REVIEW_LOW_CONFIDENCE must be above 0 and at most 1, BOT_REVIEW_KEEP_DAYS positive"
+            )
         if self.agent_handle_minutes <= 0 or self.agent_session_hours <= 0 or self.agent_idle_minutes <= 0:
             raise SettingsError(
                 "BOT_AGENT_HANDLE_MINUTES, BOT_AGENT_SESSION_HOURS and BOT_AGENT_IDLE_MINUTES"
@@ -258,6 +267,8 @@ def settings_from_env(environ: os._Environ[str] | dict[str, str] | None = None) 
             env.get("BOT_CODE_NUMBERS_PER_CONVERSATION", defaults.code_numbers_per_conversation)
         ),
         codes_per_client_hour=int(env.get("BOT_CODES_PER_CLIENT_HOUR", defaults.codes_per_client_hour)),
+        review_low_confidence=float(env.get("BOT_REVIEW_LOW_CONFIDENCE", defaults.review_low_confidence)),
+        review_keep_days=int(env.get("BOT_REVIEW_KEEP_DAYS", defaults.review_keep_days)),
         trusted_proxies=env.get("BOT_TRUSTED_PROXIES", defaults.trusted_proxies),
     ).check()
 

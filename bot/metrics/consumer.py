@@ -14,6 +14,9 @@ start first), then takes the messages in order with manual acknowledgement:
   each event once (the digests in ``metrics_seen_events``, and duplicates inside the batch);
 * it is acknowledged (``multiple=True``) only after the commit, so a crash between the two
   redelivers it, and the digests make a redelivered event count once;
+* in the same transaction, the subscriber messages the assistant misunderstood go to the review
+  queue (``bot.review``: captured once per digest, purged after ``BOT_REVIEW_KEEP_DAYS`` with the
+  hourly pruning of digests);
 * an unreadable message (not JSON, no sender or timestamp) is counted as dropped, logged without
   its content and acknowledged with its batch: it would never become readable;
 * when the store fails (or a row the batch adds was added meanwhile), nothing is committed and the
@@ -41,6 +44,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot.clock import Clock, SystemClock
 from bot.db import Store, StoreUnavailable
 from bot.metrics.service import prune_seen, record_events
+from bot.review.capture import find_misunderstood
+from bot.review.queue import purge, record_captured
 from bot.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -137,8 +142,12 @@ class MetricsConsumer:
         try:
             with self.store.transaction() as session:
                 counts = record_events(session, events, now)
+                # the review queue (bot/review): misunderstood messages, in the same transaction
+                captured, escalations = find_misunderstood(events, self.settings.review_low_confidence)
+                record_captured(session, captured, escalations)
                 if time.monotonic() - self._last_prune > PRUNE_EVERY_SECONDS:
                     prune_seen(session, now - KEEP_DIGESTS)
+                    purge(session, now - timedelta(days=self.settings.review_keep_days))
                     self._last_prune = time.monotonic()
         except SQLAlchemyError as exc:  # a constraint race or a server error: retry the batch later
             raise StoreUnavailable(exc.__class__.__name__) from exc
