@@ -9,8 +9,8 @@ Commands::
     python -m bot post-charge PHONE --amount 10.00 --kind vas [--service CODE] [--description TEXT]
     python -m bot post-usage PHONE --data-mb N     set this month's data used (MB), as the usage feed does
     python -m bot complete-closures                carry out the closure requests that took effect
-    python -m bot agent-add USERNAME [--name NAME]  add an agent-console account (password prompted,
-                                                   or from BOT_NEW_AGENT_PASSWORD)
+    python -m bot agent-add USERNAME [--name NAME] [--role agent|supervisor]  add or reset a console
+                                                   account (password prompted or BOT_NEW_AGENT_PASSWORD)
     python -m bot metrics [--hours N]              conversation metrics as JSON (all, or the last N hours)
     python -m bot metrics-consumer                 count Rasa's events from RabbitMQ (until Ctrl-C)
     python -m bot review list|label|purge          misunderstood messages (bot/cli_review.py)
@@ -141,6 +141,8 @@ def build_parser() -> argparse.ArgumentParser:
     agent = commands.add_parser("agent-add", help="添加人工客服坐席账号（或重置其密码）")
     agent.add_argument("username", metavar="USERNAME", help="登录名，如 agent2")
     agent.add_argument("--name", default="", help="显示名称（默认同登录名）")
+    role_help = "角色：agent 坐席（新账号默认），supervisor 主管（可看运营看板）；已有账号不指定则不变"
+    agent.add_argument("--role", choices=("agent", "supervisor"), default=None, help=role_help)
     agent.set_defaults(handler=_cmd_agent_add)
 
     metrics = commands.add_parser("metrics", help="对话指标汇总（JSON）")
@@ -264,8 +266,10 @@ def _cmd_agent_add(args: argparse.Namespace, clock: Clock, out: TextIO) -> int:
     store = _open_store()
     try:
         with store.transaction() as session:
-            agent = create_agent(session, args.username, args.name, password, clock.now(), _settings())
-            username, name = agent.username, agent.display_name
+            agent = create_agent(
+                session, args.username, args.name, password, clock.now(), _settings(), role=args.role
+            )
+            username, name, role = agent.username, agent.display_name, agent.role
     except InvalidAgent:
         raise CommandError(
             "账号无效：登录名须为 3-40 个字母、数字或 ._-，显示名称不超过 60 字，"
@@ -273,7 +277,8 @@ def _cmd_agent_add(args: argparse.Namespace, clock: Clock, out: TextIO) -> int:
         ) from None
     finally:
         store.dispose()
-    print(f"坐席账号已保存：{username}（{name}）", file=out)
+    role_label = "主管" if role == "supervisor" else "坐席"
+    print(f"坐席账号已保存：{username}（{name}，角色：{role_label}）", file=out)
     return 0
 
 

@@ -23,7 +23,7 @@ from bot.handoff.errors import (
     InvalidAgent,
     InvalidCredentials,
 )
-from bot.handoff.models import Agent, AgentSession
+from bot.handoff.models import ROLES, Agent, AgentSession
 from bot.identity.hashing import hash_secret, verify_secret
 from bot.settings import Settings, get_settings
 
@@ -43,12 +43,14 @@ class IssuedToken:
         expires_at: the latest moment it can be used (UTC); inactivity ends it earlier.
         agent_id: the signed-in agent.
         display_name: the agent's name as shown in the console.
+        role: ``agent`` or ``supervisor`` (:data:`bot.handoff.models.ROLES`).
     """
 
     token: str
     expires_at: datetime
     agent_id: int
     display_name: str
+    role: str = "agent"
 
 
 def _settings(settings: Optional[Settings]) -> Settings:
@@ -70,8 +72,12 @@ def create_agent(
     now: datetime,
     settings: Optional[Settings] = None,
     actor: Optional[str] = "cli",
+    role: Optional[str] = None,
 ) -> Agent:
     """Adds an agent account (or resets the password and name of an existing one).
+
+    An existing account keeps its role unless ``role`` is given; a new one is an ``agent`` unless
+    ``role`` says ``supervisor``.
 
     Args:
         session: the unit of work.
@@ -81,12 +87,13 @@ def create_agent(
         now: the current time.
         settings: pepper and PBKDF2 iterations (the process's settings when not given).
         actor: who is audited as having saved the account; None records no audit entry (demo seed).
+        role: ``agent`` or ``supervisor``; None keeps an existing account's role.
 
     Returns:
         The agent (active).
 
     Raises:
-        InvalidAgent: the username, display name or password does not meet the rules.
+        InvalidAgent: the username, display name, password or role does not meet the rules.
     """
     cfg = _settings(settings)
     username = (username or "").strip()
@@ -99,17 +106,26 @@ def create_agent(
         raise InvalidAgent("display name must be at most 60 characters")
     if len(password or "") < MIN_PASSWORD_LENGTH:
         raise InvalidAgent(f"password must have at least {MIN_PASSWORD_LENGTH} characters")
+    if role is not None and role not in ROLES:
+        raise InvalidAgent(f"role must be one of {', '.join(ROLES)}")
     hashed = hash_secret(password, pepper=cfg.secret_key, iterations=cfg.password_iterations)
     agent = session.execute(select(Agent).where(Agent.username == username)).scalar_one_or_none()
     if agent is None:
         agent = Agent(
-            username=username, display_name=display_name, password_hash=hashed, active=True, created_at=now
+            username=username,
+            display_name=display_name,
+            password_hash=hashed,
+            active=True,
+            created_at=now,
+            role=role or "agent",
         )
         session.add(agent)
     else:
         agent.display_name = display_name
         agent.password_hash = hashed
         agent.active = True
+        if role is not None:
+            agent.role = role
     session.flush()
     if actor is not None:
         audit.record(
@@ -119,7 +135,7 @@ def create_agent(
             action="agent.saved",
             entity="agent",
             entity_id=agent.id,
-            details={"username": username},
+            details={"username": username, "role": agent.role},
         )
     return agent
 
@@ -161,7 +177,13 @@ def authenticate(
         )
     )
     session.flush()
-    return IssuedToken(token=token, expires_at=expires_at, agent_id=agent.id, display_name=agent.display_name)
+    return IssuedToken(
+        token=token,
+        expires_at=expires_at,
+        agent_id=agent.id,
+        display_name=agent.display_name,
+        role=agent.role,
+    )
 
 
 def agent_for_token(
@@ -196,6 +218,11 @@ def agent_for_token(
     if touch:
         row.last_seen_at = now
     return row.agent
+
+
+def is_supervisor(agent: Agent) -> bool:
+    """Whether the agent may read the supervisors' dashboard."""
+    return agent.role == "supervisor"
 
 
 def revoke(session: Session, token: str, now: datetime) -> bool:

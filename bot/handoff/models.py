@@ -21,6 +21,9 @@ CHANNELS = ("rest", "socketio", "wechat", "cmdline", "other")
 STATUSES = ("queued", "claimed", "returned", "closed", "ticket")
 OPEN_STATUSES = ("queued", "claimed")
 REASONS = ("requested", "fallback", "locked", "complaint", "dependency")
+#: What an agent account may do: every agent works the queue; a ``supervisor`` also reads the
+#: dashboard (``bot.dashboard``).
+ROLES = ("agent", "supervisor")
 
 _OPEN = "status IN ('queued', 'claimed')"
 
@@ -39,6 +42,8 @@ class Agent(Base):
     password_hash = Column(String(200), nullable=False)
     active = Column(Boolean, nullable=False, default=True)
     created_at = Column(UTCDateTime, nullable=False)
+    role = Column(String(12), nullable=False, default="agent", server_default="agent")
+    __table_args__ = (CheckConstraint(_in("role", ROLES), name="role"),)
 
 
 class AgentSession(Base):

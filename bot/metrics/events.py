@@ -19,6 +19,12 @@ A conversation is **resolved** once, at the first of: a rating (``rating``); an 
 handoff (``closed``); a conversation session that ended after at least one user message with no
 handoff in it (``session_end``; Rasa only says so when the next session starts, so
 :func:`is_idle_resolved` also counts a last session that has been quiet for the session expiry).
+
+For the supervisors' dashboard each ``user`` event also gives a :class:`Turn` (its intent, whether it
+opened a session, whether a person had the conversation), and the assistant's first answer to a
+message gives a :class:`Misread` when that answer is a clarification (``utter_clarify``) or a
+fallback (``utter_default``, or ``utter_offer_human`` after two in a row), with the intent last
+understood before the message (noise and ``nlu_fallback`` are not understood intents).
 """
 
 from __future__ import annotations
@@ -32,6 +38,14 @@ from typing import Any, Optional
 
 HANDOFF_ACTION = "action_handoff"
 RATING_THANKS = "utter_rating_thanks"
+#: The assistant's answers to a message it did not understand, by kind (``actions/conversation.py``).
+MISREAD_ANSWERS = {
+    "utter_clarify": "clarification",
+    "utter_default": "fallback",
+    "utter_offer_human": "fallback",
+}
+#: Intents that say the message was not understood (or had nothing to understand).
+NOT_UNDERSTOOD = frozenset({"nlu_fallback", "noise"})
 _COUNTED = frozenset({"user", "bot", "pause", "resume", "session_started"})
 
 
@@ -56,14 +70,44 @@ class ConversationState:
     session_escalated: bool = False
     resolution: Optional[str] = None
     resolved_at: Optional[datetime] = None
+    last_intent: Optional[str] = None
+    pending_intent_before: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class Turn:
+    """A subscriber message (a row of ``metrics_turns``)."""
+
+    user_at: datetime
+    intent: Optional[str]
+    opens_session: bool
+    paused: bool
+
+
+@dataclass(frozen=True)
+class Misread:
+    """A message answered by a clarification or a fallback (a row of ``metrics_misunderstandings``)."""
+
+    user_at: datetime
+    kind: str
+    intent_before: Optional[str]
 
 
 @dataclass(frozen=True)
 class Update:
-    """The state after one event, and the response latency it completed (if any)."""
+    """The state after one event, and the latency, turn or misunderstanding it completed (if any)."""
 
     state: ConversationState
     latency: Optional[tuple[datetime, int]] = None  # (user message time, milliseconds)
+    turn: Optional[Turn] = None
+    misread: Optional[Misread] = None
+
+
+def _intent_of(event: dict[str, Any]) -> Optional[str]:
+    parse_data = event.get("parse_data")
+    intent = parse_data.get("intent") if isinstance(parse_data, dict) else None
+    name = intent.get("name") if isinstance(intent, dict) else None
+    return str(name)[:100] if isinstance(name, str) and name else None
 
 
 class InvalidEvent(ValueError):
@@ -143,6 +187,9 @@ def apply_event(state: Optional[ConversationState], event: dict[str, Any]) -> Up
 
     if kind == "user":
         channel = event.get("input_channel")
+        intent = _intent_of(event)
+        turn = Turn(at, intent, opens_session=state.session_user_messages == 0, paused=state.paused)
+        understood = intent is not None and intent not in NOT_UNDERSTOOD and not state.paused
         return Update(
             replace(
                 state,
@@ -150,7 +197,10 @@ def apply_event(state: Optional[ConversationState], event: dict[str, Any]) -> Up
                 session_user_messages=state.session_user_messages + 1,
                 channel=state.channel or (str(channel)[:40] if channel else None),
                 pending_user_at=None if state.paused else at,
-            )
+                pending_intent_before=None if state.paused else state.last_intent,
+                last_intent=intent if understood else state.last_intent,
+            ),
+            turn=turn,
         )
     if kind == "bot":
         if metadata.get("agent_id") is not None:
@@ -160,14 +210,19 @@ def apply_event(state: Optional[ConversationState], event: dict[str, Any]) -> Up
             if metadata["handoff"] == "closed":
                 state = _resolve(state, "closed", at)
             return Update(state)
-        latency = None
+        latency = misread = None
         if state.pending_user_at is not None and at >= state.pending_user_at:
             millis = round((at - state.pending_user_at) / timedelta(milliseconds=1))
             latency = (state.pending_user_at, millis)
-        state = replace(state, bot_messages=state.bot_messages + 1, pending_user_at=None)
+            kind_of_misread = MISREAD_ANSWERS.get(str(metadata.get("utter_action")))
+            if kind_of_misread is not None:
+                misread = Misread(state.pending_user_at, kind_of_misread, state.pending_intent_before)
+        state = replace(
+            state, bot_messages=state.bot_messages + 1, pending_user_at=None, pending_intent_before=None
+        )
         if metadata.get("utter_action") == RATING_THANKS:
             state = _resolve(replace(state, ratings=state.ratings + 1), "rating", at)
-        return Update(state, latency)
+        return Update(state, latency, misread=misread)
     if kind == "action" and event.get("name") == HANDOFF_ACTION:
         return Update(replace(state, handoff_requests=state.handoff_requests + 1, session_escalated=True))
     if kind == "pause":
@@ -177,6 +232,7 @@ def apply_event(state: Optional[ConversationState], event: dict[str, Any]) -> Up
                 handoffs=state.handoffs + 1,
                 paused=True,
                 pending_user_at=None,
+                pending_intent_before=None,
                 session_escalated=True,
             )
         )
@@ -193,6 +249,8 @@ def apply_event(state: Optional[ConversationState], event: dict[str, Any]) -> Up
                 session_escalated=False,
                 paused=False,
                 pending_user_at=None,
+                pending_intent_before=None,
+                last_intent=None,
             )
         )
     return Update(state)

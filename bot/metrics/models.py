@@ -3,7 +3,11 @@
 ``conversation_metrics`` has one row per conversation (Rasa's sender id) with its counters and
 the little state the next event needs (is the bot paused, which user message waits for an answer).
 ``response_latencies`` has one row per answered user message, so percentiles can be computed over
-any window. ``metrics_seen_events`` holds a digest of every event already counted, so a message
+any window. ``metrics_turns`` has one row per subscriber message (its intent, whether it opened a
+session, whether a person had the conversation), ``metrics_misunderstandings`` one per message the
+bot did not understand (answered by a clarification or a fallback) with the intent understood
+before it: the supervisors' dashboard (``bot.dashboard``) counts them over any window.
+``metrics_seen_events`` holds a digest of every event already counted, so a message
 RabbitMQ delivers twice is counted once.
 """
 
@@ -39,6 +43,8 @@ class ConversationMetrics(Base):
     session_escalated = Column(Boolean, nullable=False, default=False)
     resolution = Column(String(12), nullable=True)
     resolved_at = Column(UTCDateTime, nullable=True)
+    last_intent = Column(String(100), nullable=True)
+    pending_intent_before = Column(String(100), nullable=True)
 
     __table_args__ = (
         CheckConstraint(
@@ -60,6 +66,39 @@ class ResponseLatency(Base):
     latency_ms = Column(Integer, nullable=False)
 
     __table_args__ = (CheckConstraint("latency_ms >= 0", name="latency_not_negative"),)
+
+
+#: How the bot answered a message it did not understand (``bot.metrics.events``).
+MISUNDERSTANDING_KINDS = ("fallback", "clarification")
+
+
+class TurnFact(Base):
+    """A subscriber message: its intent as the NLU read it, and where it stood in the conversation."""
+
+    __tablename__ = "metrics_turns"
+    id = Column(Integer, primary_key=True)
+    conversation_id = Column(
+        String(100), ForeignKey("conversation_metrics.conversation_id"), nullable=False, index=True
+    )
+    user_at = Column(UTCDateTime, nullable=False, index=True)
+    intent = Column(String(100), nullable=True)
+    opens_session = Column(Boolean, nullable=False, default=False)
+    paused = Column(Boolean, nullable=False, default=False)
+
+
+class Misunderstanding(Base):
+    """A subscriber message the bot answered with a clarification or a fallback."""
+
+    __tablename__ = "metrics_misunderstandings"
+    id = Column(Integer, primary_key=True)
+    conversation_id = Column(
+        String(100), ForeignKey("conversation_metrics.conversation_id"), nullable=False, index=True
+    )
+    user_at = Column(UTCDateTime, nullable=False, index=True)
+    kind = Column(String(16), nullable=False)
+    intent_before = Column(String(100), nullable=True)
+
+    __table_args__ = (CheckConstraint("kind IN ('fallback', 'clarification')", name="kind"),)
 
 
 class SeenEvent(Base):

@@ -2,14 +2,15 @@
 
 Every function takes an open session (``Store.transaction()``); the caller commits.
 
-:func:`record_events` counts a batch with at most six statements whatever its size: one
+:func:`record_events` counts a batch with at most eight statements whatever its size: one
 ``SELECT`` of the batch's digests already counted, one ``SELECT … FOR UPDATE`` of its conversations'
 rows, then one ``INSERT`` of the new conversations, one ``UPDATE`` of the changed ones, one
-``INSERT`` of the latencies and one of the new digests (each ``IN`` list holds up to 500 values, so
-only a larger batch looks up in several). The events themselves are applied in memory
-(:func:`bot.metrics.events.apply_event`) in the order they came. The writes are executemany: with
-psycopg2, SQLAlchemy sends each ``INSERT`` as one multi-row statement, and the ``UPDATE`` as one
-round trip per changed conversation (its executemany mode batches inserts only).
+``INSERT`` each of the latencies, the turns and the misunderstandings, and one of the new
+digests (each ``IN`` list holds up to 500 values, so only a larger batch looks up in several).
+The events themselves are applied in memory (:func:`bot.metrics.events.apply_event`) in the
+order they came. The writes are executemany: with psycopg2, SQLAlchemy sends each ``INSERT`` as one
+multi-row statement, and the ``UPDATE`` as one round trip per changed conversation (its executemany
+mode batches inserts only).
 """
 
 from __future__ import annotations
@@ -33,12 +34,14 @@ from bot.metrics.events import (
     is_idle_resolved,
     is_relevant,
 )
-from bot.metrics.models import ConversationMetrics, ResponseLatency, SeenEvent
+from bot.metrics.models import ConversationMetrics, Misunderstanding, ResponseLatency, SeenEvent, TurnFact
 
 _STATE_FIELDS = tuple(f.name for f in fields(ConversationState))
 _CONVERSATIONS = ConversationMetrics.__table__
 _LATENCIES = ResponseLatency.__table__
 _SEEN = SeenEvent.__table__
+_TURNS = TurnFact.__table__
+_MISREADS = Misunderstanding.__table__
 #: Values bound to one ``IN (…)`` at most (SQLite's limit on parameters is far above it).
 _IN_CHUNK = 500
 #: The ``UPDATE`` of a changed conversation: its row found by id, every counter set (executemany).
@@ -135,12 +138,18 @@ def record_events(session: Session, events: Iterable[dict[str, Any]], now: datet
     stored = dict(states)
 
     latencies: list[dict[str, Any]] = []
+    turns: list[dict[str, Any]] = []
+    misreads: list[dict[str, Any]] = []
     for _, conversation_id, event in todo:
         result = apply_event(states.get(conversation_id), event)
         states[conversation_id] = result.state
         if result.latency is not None:
             user_at, millis = result.latency
             latencies.append({"conversation_id": conversation_id, "user_at": user_at, "latency_ms": millis})
+        if result.turn is not None:
+            turns.append({"conversation_id": conversation_id, **result.turn.__dict__})
+        if result.misread is not None:
+            misreads.append({"conversation_id": conversation_id, **result.misread.__dict__})
 
     added = [
         {name: getattr(state, name) for name in _STATE_FIELDS}
@@ -158,6 +167,10 @@ def record_events(session: Session, events: Iterable[dict[str, Any]], now: datet
         session.execute(_UPDATE_CONVERSATION, changed)
     if latencies:
         session.execute(insert(_LATENCIES), latencies)
+    if turns:
+        session.execute(insert(_TURNS), turns)
+    if misreads:
+        session.execute(insert(_MISREADS), misreads)
     session.execute(insert(_SEEN), [{"digest": digest, "seen_at": now} for digest, _, _ in todo])
     return Counts(len(todo), ignored, dropped)
 

@@ -18,7 +18,7 @@ from bot.clock import FixedClock
 from bot.db import Store, StoreUnavailable
 from bot.metrics.consumer import MetricsConsumer
 from bot.metrics.events import ConversationState, InvalidEvent, apply_event, event_digest, is_relevant
-from bot.metrics.models import ConversationMetrics, ResponseLatency, SeenEvent
+from bot.metrics.models import ConversationMetrics, Misunderstanding, ResponseLatency, SeenEvent, TurnFact
 from bot.metrics.service import Counts, record_event, record_events, summary
 from bot.settings import settings_from_env
 from tests.support.rasa_events import (
@@ -57,6 +57,11 @@ def conversation_events(sender: str, start: float, kind: int) -> list[dict[str, 
             handed_back(sender, start + 60, "closed" if kind % 2 else "returned"),
             resumed(sender, start + 60),
         ]
+    if kind % 4 == 2:  # not understood: a clarification, then a fallback
+        events += [user(sender, start + 5, text="那个东西", intent="nlu_fallback", confidence=0.3)]
+        events += [bot(sender, start + 5.2, utter_action="utter_clarify")]
+        events += [user(sender, start + 7, text="就是那个", intent="nlu_fallback", confidence=0.2)]
+        events += [bot(sender, start + 7.1, utter_action="utter_default")]
     if kind % 3 == 1:
         events += [user(sender, start + 10, text="5分")]
         events += [bot(sender, start + 10.25, utter_action="utter_rating_thanks")]
@@ -75,10 +80,14 @@ def interleaved(conversations: int = 12, seed: int = 7) -> list[dict[str, Any]]:
     return stream
 
 
-def expected(stream: list[dict[str, Any]]) -> tuple[dict[str, ConversationState], list[tuple[Any, ...]]]:
+def expected(
+    stream: list[dict[str, Any]],
+) -> tuple[dict[str, ConversationState], list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[Any, ...]]]:
     """The metrics by the pure functions: each distinct relevant event once, in order."""
     states: dict[str, ConversationState] = {}
     latencies = []
+    turns = []
+    misreads = []
     done = set()
     for item in stream:
         digest = event_digest(item)
@@ -89,7 +98,13 @@ def expected(stream: list[dict[str, Any]]) -> tuple[dict[str, ConversationState]
         states[item["sender_id"]] = result.state
         if result.latency is not None:
             latencies.append((item["sender_id"], *result.latency))
-    return states, latencies
+        if result.turn is not None:
+            t = result.turn
+            turns.append((item["sender_id"], t.user_at, t.intent, t.opens_session, t.paused))
+        if result.misread is not None:
+            m = result.misread
+            misreads.append((item["sender_id"], m.user_at, m.kind, m.intent_before))
+    return states, latencies, turns, misreads
 
 
 def snapshot(store: Store) -> dict[str, Any]:
@@ -100,9 +115,28 @@ def snapshot(store: Store) -> dict[str, Any]:
         latencies = session.execute(
             select(latency.conversation_id, latency.user_at, latency.latency_ms).order_by(latency.id)
         ).all()
+        turns = session.execute(
+            select(
+                TurnFact.conversation_id,
+                TurnFact.user_at,
+                TurnFact.intent,
+                TurnFact.opens_session,
+                TurnFact.paused,
+            ).order_by(TurnFact.id)
+        ).all()
+        misreads = session.execute(
+            select(
+                Misunderstanding.conversation_id,
+                Misunderstanding.user_at,
+                Misunderstanding.kind,
+                Misunderstanding.intent_before,
+            ).order_by(Misunderstanding.id)
+        ).all()
         return {
             "rows": [tuple(row) for row in rows],
             "latencies": [tuple(row) for row in latencies],
+            "turns": [tuple(row) for row in turns],
+            "misreads": [tuple(row) for row in misreads],
             "digests": sorted(session.scalars(select(SeenEvent.digest))),
             "summary": summary(session, NOW, HOUR),
         }
@@ -110,7 +144,7 @@ def snapshot(store: Store) -> dict[str, Any]:
 
 def forget_everything(store: Store) -> None:
     with store.transaction() as session:
-        for table in (ResponseLatency, SeenEvent, ConversationMetrics):
+        for table in (ResponseLatency, TurnFact, Misunderstanding, SeenEvent, ConversationMetrics):
             session.execute(delete(table))
 
 
@@ -162,11 +196,15 @@ def test_a_batch_counts_exactly_what_its_events_count_one_at_a_time(store: Store
     assert batched == singly
     assert counts.counted == counted_singly == len(singly["digests"])
     assert counts == (counted_singly, len(flat) - counted_singly - 1, 1)
-    states, latencies = expected(stream)
+    states, latencies, turns, misreads = expected(stream)
     fields = [column.name for column in CONVERSATION.columns]
     stored = [ConversationState(**dict(zip(fields, row, strict=True))) for row in batched["rows"]]
     assert {state.conversation_id: state for state in stored} == states
     assert batched["latencies"] == latencies
+    assert batched["turns"] == turns and len(turns) > 24
+    assert batched["misreads"] == misreads and {m[2] for m in misreads} == {"clarification", "fallback"}
+    # the intent before a misunderstanding is the one understood last (the balance query), twice
+    assert {m[3] for m in misreads} == {"query_balance"}
     assert batched["summary"]["conversations"] == 12 and batched["summary"]["latency_ms"]["count"] > 20
 
 
@@ -220,12 +258,19 @@ def test_a_batch_costs_the_same_handful_of_statements_whatever_its_size(store: S
             event.remove(store.engine, "before_cursor_execute", remember)
         return seen
 
-    # every conversation known before the batch, and new ones in it: all six statements
+    # every conversation known before the batch, and new ones in it: all eight statements
     with store.transaction() as session:
         record_events(session, [user(f"s-{n}", T0) for n in range(60)], NOW)
-    small = statements_for([bot("s-0", T0 + 1), user("n-0", T0)])
+    small = statements_for([bot("s-0", T0 + 1, utter_action="utter_clarify"), user("n-0", T0)])
     large = statements_for(
-        [item for n in range(60) for item in (bot(f"s-{n}", T0 + 1), *balance_turn(f"n-{n}", T0 + n, 0.3))]
+        [
+            item
+            for n in range(60)
+            for item in (
+                bot(f"s-{n}", T0 + 1, utter_action="utter_default"),
+                *balance_turn(f"n-{n}", T0 + n, 0.3),
+            )
+        ]
     )
     assert small == large
     assert small == [
@@ -234,11 +279,15 @@ def test_a_batch_costs_the_same_handful_of_statements_whatever_its_size(store: S
         "INSERT INTO conversation_metrics",
         "UPDATE conversation_metrics SET",
         "INSERT INTO response_latencies",
+        "INSERT INTO metrics_turns",
+        "INSERT INTO metrics_misunderstandings",
         "INSERT INTO metrics_seen_events",
     ]
     assert statements_for([slot("s-0", T0), action("s-0", T0, "action_listen")]) == []
     # counted before: only the look-up of its digest
-    assert statements_for([bot("s-0", T0 + 1)]) == ["SELECT metrics_seen_events.digest FROM"]
+    assert statements_for([bot("s-0", T0 + 1, utter_action="utter_clarify")]) == [
+        "SELECT metrics_seen_events.digest FROM"
+    ]
 
 
 @contextmanager

@@ -189,3 +189,75 @@ def test_the_digest_is_stable_and_tells_events_apart() -> None:
     assert event_digest(first) == event_digest(reordered)
     assert event_digest(first) != event_digest(user("c1", T0 + 0.000001))
     assert event_digest(first) != event_digest(user("c2", T0))
+
+
+def facts(events: list[dict[str, Any]]) -> tuple[list[Any], list[Any]]:
+    state: Optional[ConversationState] = None
+    turns, misreads = [], []
+    for event in events:
+        if not is_relevant(event):
+            continue
+        result = apply_event(state, event)
+        state = result.state
+        turns += [result.turn] if result.turn else []
+        misreads += [result.misread] if result.misread else []
+    return turns, misreads
+
+
+def test_each_subscriber_message_is_a_turn_with_its_intent_and_place_in_the_session() -> None:
+    turns, misreads = facts(
+        [
+            session_started("c", T0),
+            *balance_turn("c", T0 + 1, latency=0.2),
+            user("c", T0 + 5, intent="request_human"),
+            paused("c", T0 + 5.2),
+            user("c", T0 + 9, text="在吗", intent="greet"),
+            session_started("c", T0 + 5000),
+            user("c", T0 + 5001, intent="query_bill"),
+        ]
+    )
+    assert [(t.intent, t.opens_session, t.paused) for t in turns] == [
+        ("query_balance", True, False),
+        ("request_human", False, False),
+        ("greet", False, True),
+        ("query_bill", True, False),
+    ]
+    assert turns[0].user_at == AT0 + timedelta(seconds=1) and misreads == []
+
+
+def test_a_clarification_or_a_fallback_answer_is_a_misunderstanding_with_the_intent_understood_before() -> (
+    None
+):
+    _, misreads = facts(
+        [
+            user("c", T0, text="我要开发票", intent="ask_invoice"),
+            bot("c", T0 + 0.2, utter_action="utter_invoice"),
+            user("c", T0 + 3, text="😀", intent="noise"),
+            bot("c", T0 + 3.1, utter_action="utter_noise"),
+            user("c", T0 + 5, text="那个", intent="nlu_fallback", confidence=0.3),
+            bot("c", T0 + 5.3, utter_action="utter_clarify"),
+            bot("c", T0 + 5.4, utter_action="utter_default"),  # a second answer to the same message
+            user("c", T0 + 8, text="嗯嗯", intent="nlu_fallback", confidence=0.2),
+            bot("c", T0 + 8.1, utter_action="utter_offer_human"),
+            session_started("c", T0 + 5000),
+            user("c", T0 + 5001, text="啊", intent="nlu_fallback", confidence=0.1),
+            bot("c", T0 + 5001.1, utter_action="utter_default"),
+        ]
+    )
+    assert [(m.user_at - AT0, m.kind, m.intent_before) for m in misreads] == [
+        (timedelta(seconds=5), "clarification", "ask_invoice"),
+        (timedelta(seconds=8), "fallback", "ask_invoice"),
+        (timedelta(seconds=5001), "fallback", None),  # the first message of a session
+    ]
+
+
+def test_a_message_waiting_for_a_person_is_never_a_misunderstanding() -> None:
+    _, misreads = facts(
+        [
+            user("c", T0, intent="request_human"),
+            paused("c", T0 + 0.1),
+            user("c", T0 + 2, intent="nlu_fallback"),
+            bot("c", T0 + 3, utter_action="utter_default"),
+        ]
+    )
+    assert misreads == []

@@ -26,12 +26,19 @@ def published(sender: str, event: Event) -> dict[str, Any]:
     return json.loads(json.dumps(body))
 
 
-def user(sender: str, at: float, text: str = "查一下我的余额", channel: str = "socketio") -> dict[str, Any]:
+def user(
+    sender: str,
+    at: float,
+    text: str = "查一下我的余额",
+    channel: str = "socketio",
+    intent: str = "query_balance",
+    confidence: float = 0.97,
+) -> dict[str, Any]:
     parse_data = {
-        "intent": {"name": "query_balance", "confidence": 0.97},
+        "intent": {"name": intent, "confidence": confidence},
         "entities": [],
         "text": text,
-        "intent_ranking": [{"name": "query_balance", "confidence": 0.97}],
+        "intent_ranking": [{"name": intent, "confidence": confidence}],
     }
     return published(
         sender,

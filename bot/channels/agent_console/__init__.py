@@ -4,7 +4,8 @@ Mounted by Rasa under ``/webhooks/agent/`` (credentials.yml names
 ``bot.channels.agent_console.AgentConsoleInput``). See docs/handoff.md.
 
 * ``channel``: the input channel (receives no subscriber messages).
-* ``routes``: the 11 routes: the console's files and its JSON API.
+* ``routes``: the 12 routes: the console's files and its JSON API.
+* ``dashboard``: the supervisors' dashboard (``bot.dashboard``'s figures with their labels).
 * ``static``: the built console (``web/agent/`` into ``web/dist/agent/``), which holds no data.
 * ``signin``: signing in and out, the failed sign-in throttle, the bearer token on every other route.
 * ``api``: refusals as ``{"error": …}`` (Chinese sentences), request bodies, response headers.

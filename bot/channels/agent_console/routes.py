@@ -5,6 +5,8 @@
 * With the agent's token: ``POST /api/logout``, ``GET /api/me``, ``GET /api/queue``,
   ``GET /api/handoffs/<id>``, ``POST /api/handoffs/<id>/claim``, ``…/messages {text}``,
   ``…/notes {text}``, ``…/hand-back``, ``…/close {resolution}``.
+* ``GET /api/dashboard?period=today|7d|30d``: the supervisors' dashboard (``dashboard``); 403 for an
+  agent without the ``supervisor`` role, 400 for another period.
 * Only the agent holding a claimed conversation may write to the subscriber, hand it back or close
   it (403, or 409 when another agent claimed it first). Refusals are Chinese sentences in ``error``.
 """
@@ -21,6 +23,7 @@ from sanic.response import HTTPResponse
 
 from bot.channels.agent_console import delivery, tracker
 from bot.channels.agent_console.api import api, json_body, text_field
+from bot.channels.agent_console.dashboard import read_dashboard
 from bot.channels.agent_console.delivery import CLOSED_TEXT, HANDED_BACK_TEXT
 from bot.channels.agent_console.namespace import ConsoleUpdates
 from bot.channels.agent_console.serialise import agent_json, handoff_json, iso
@@ -75,6 +78,11 @@ def console_blueprint(
     async def me(request: Request) -> HTTPResponse:
         found = await as_agent(store, request, lambda session, agent, now, services: agent_json(agent))
         return response.json({"agent": found})
+
+    @hook.route("/api/dashboard", methods=["GET"])
+    @api
+    async def figures(request: Request) -> HTTPResponse:
+        return response.json(await read_dashboard(store, request))
 
     @hook.route("/api/queue", methods=["GET"])
     @api

@@ -25,13 +25,12 @@ if TYPE_CHECKING:
 TRANSCRIPT_LIMIT = 300
 
 
-
 def iso(when: Optional[datetime]) -> Optional[str]:
     return when.isoformat() if when is not None else None
 
 
 def agent_json(agent: Agent) -> dict[str, Any]:
-    return {"id": agent.id, "name": agent.display_name, "username": agent.username}
+    return {"id": agent.id, "name": agent.display_name, "username": agent.username, "role": agent.role}
 
 
 def handoff_json(handoff: Handoff, now: datetime) -> dict[str, Any]:

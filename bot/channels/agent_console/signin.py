@@ -116,7 +116,12 @@ async def sign_in(store: ConsoleStore, throttle: LoginThrottle, request: Request
         return {
             "token": issued.token,
             "expires_at": iso(issued.expires_at),
-            "agent": {"id": issued.agent_id, "name": issued.display_name, "username": username},
+            "agent": {
+                "id": issued.agent_id,
+                "name": issued.display_name,
+                "username": username,
+                "role": issued.role,
+            },
         }
 
     signed_in = await store.run(check)
