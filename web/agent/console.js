@@ -9,6 +9,7 @@
 // Text from subscribers, the bot and agents is only ever set with textContent.
 
 import { io } from "socket.io-client";
+import { mountReview } from "./review.js";
 
 const BASE = new URL(".", window.location.href);
 const API = new URL("api/", BASE);
@@ -155,6 +156,7 @@ async function start() {
   const data = await call("GET", "me");
   state.me = data.agent;
   $("me").textContent = `${state.me.name}（${state.me.username}）`;
+  mountReview({ call, el, me: state.me });
   $("login-view").hidden = true;
   $("app-view").hidden = false;
   connectLive();
