@@ -70,3 +70,14 @@ def exported(written: int, marked: int, path: str) -> str:
     if not marked:
         return "没有待导出的已标注消息。"
     return f"已导出 {marked} 条已标注消息（新写入训练样例 {written} 条）：{path}"
+
+
+#: The console's review page (``bot.channels.agent_console.review``).
+NOT_SUPERVISOR = "只有主管账号可以查看和标注待审消息。"
+BAD_LABEL_REQUEST = (
+    "请求格式不正确：ids 须为消息编号列表，intent 须为意图名，entities 须按消息编号给出实体列表。"
+)
+
+
+def console_labelled(count: int, intent: str) -> str:
+    return f"已将 {count} 条消息标注为 {intent}。"

@@ -3,6 +3,7 @@ model's parse, and what the bot did with it."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Optional
 
 from rasa.shared.core.events import UserUttered
@@ -78,3 +79,50 @@ def handoff_turn(sender: str, at: float, reason: Optional[str] = None) -> list[d
         slot(sender, at + 0.2, "handoff_reason", "none"),
         action(sender, at + 0.3, "action_listen"),
     ]
+
+
+def add_pending(
+    session: Any,
+    conversation_id: str,
+    texts: list[str],
+    at: datetime,
+    *,
+    intent: Optional[str] = "query_balance",
+    confidence: Optional[float] = 0.42,
+    reason: str = "fallback",
+    channel: str = "socketio",
+) -> list[int]:
+    """Stores ``texts`` as pending review items of ``conversation_id`` (a minute apart from ``at``),
+    through ``bot.review.queue.record_captured``; returns their ids in order."""
+    import hashlib
+    from datetime import timedelta
+
+    from sqlalchemy import select
+
+    from bot.review.capture import Captured
+    from bot.review.models import ReviewItem
+    from bot.review.queue import record_captured
+
+    captured = [
+        Captured(
+            digest=hashlib.sha256(f"{conversation_id}|{n}|{text}".encode()).hexdigest(),
+            conversation_id=conversation_id,
+            channel=channel,
+            text=text,
+            predicted_intent=intent,
+            confidence=confidence,
+            reason=reason,
+            created_at=at + timedelta(minutes=n),
+        )
+        for n, text in enumerate(texts)
+    ]
+    record_captured(session, captured, [])
+    session.flush()
+    digests = [c.digest for c in captured]
+    found = {
+        d: i
+        for i, d in session.execute(
+            select(ReviewItem.id, ReviewItem.digest).where(ReviewItem.digest.in_(digests))
+        ).all()
+    }
+    return [found[d] for d in digests]

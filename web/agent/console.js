@@ -10,6 +10,7 @@
 
 import { io } from "socket.io-client";
 import { setupDashboard } from "./dashboard.js";
+import { mountReview } from "./review.js";
 
 const BASE = new URL(".", window.location.href);
 const API = new URL("api/", BASE);
@@ -157,6 +158,7 @@ async function start() {
   state.me = data.agent;
   $("me").textContent = `${state.me.name}（${state.me.username}）`;
   setupDashboard(call, state.me);
+  mountReview({ call, el, me: state.me });
   $("login-view").hidden = true;
   $("app-view").hidden = false;
   connectLive();

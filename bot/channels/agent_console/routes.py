@@ -7,6 +7,7 @@
   ``…/notes {text}``, ``…/hand-back``, ``…/close {resolution}``.
 * ``GET /api/dashboard?period=today|7d|30d``: the supervisors' dashboard (``dashboard``); 403 for an
   agent without the ``supervisor`` role, 400 for another period.
+* ``GET /api/review``, ``POST /api/review/label``: the review queue for supervisors (``review``).
 * Only the agent holding a claimed conversation may write to the subscriber, hand it back or close
   it (403, or 409 when another agent claimed it first). Refusals are Chinese sentences in ``error``.
 """
@@ -26,6 +27,7 @@ from bot.channels.agent_console.api import api, json_body, text_field
 from bot.channels.agent_console.dashboard import read_dashboard
 from bot.channels.agent_console.delivery import CLOSED_TEXT, HANDED_BACK_TEXT
 from bot.channels.agent_console.namespace import ConsoleUpdates
+from bot.channels.agent_console.review import label_review, read_review
 from bot.channels.agent_console.serialise import agent_json, handoff_json, iso
 from bot.channels.agent_console.signin import LoginThrottle, as_agent, sign_in, sign_out
 from bot.channels.agent_console.static import console_file
@@ -83,6 +85,16 @@ def console_blueprint(
     @api
     async def figures(request: Request) -> HTTPResponse:
         return response.json(await read_dashboard(store, request))
+
+    @hook.route("/api/review", methods=["GET"])
+    @api
+    async def review(request: Request) -> HTTPResponse:
+        return response.json(await read_review(store, request))
+
+    @hook.route("/api/review/label", methods=["POST"])
+    @api
+    async def review_label(request: Request) -> HTTPResponse:
+        return response.json(await label_review(store, request))
 
     @hook.route("/api/queue", methods=["GET"])
     @api
