@@ -162,6 +162,15 @@ def test_a_supervisor_labels_two_messages_of_a_group_at_once(
     page.click("#review-submit")
     expect(page.locator("#review-error")).to_have_text("请先选择意图。")
 
+    # One page at a time: the dashboard replaces the review page, and the other way round.
+    page.click("#nav-dashboard")
+    expect(page.locator("#dashboard-view")).to_be_visible()
+    expect(page.locator("#review-view")).to_be_hidden()
+    expect(page.locator("#nav-review")).to_have_attribute("aria-pressed", "false")
+    page.click("#nav-review")
+    expect(page.locator("#review-view")).to_be_visible()
+    expect(page.locator("#dashboard-view")).to_be_hidden()
+
     # Back to the conversations.
     page.click("#review-back")
     expect(page.locator("#review-view")).to_be_hidden()

@@ -66,6 +66,7 @@ export function mountReview({ call, el, me }) {
   // The page.
   const view = el("section", "review");
   view.id = ids.view;
+  view.dataset.page = "review"; // one page of #app-view at a time (the dashboard hides it too)
   view.hidden = true;
   const head = el("div", "review-head");
   const title = el("h2", "", TEXT.title);
@@ -308,6 +309,9 @@ export function mountReview({ call, el, me }) {
   }
 
   function show(open) {
+    if (open) {
+      for (const other of document.querySelectorAll("#app-view > [data-page]")) other.hidden = true;
+    }
     view.hidden = !open;
     if (columns) columns.hidden = open;
     menu.setAttribute("aria-pressed", open ? "true" : "false");
@@ -315,6 +319,10 @@ export function mountReview({ call, el, me }) {
   }
 
   menu.addEventListener("click", () => show(view.hidden));
+  // Another page (the dashboard) hides this one: the entry is then no longer pressed.
+  new MutationObserver(() => {
+    if (view.hidden) menu.setAttribute("aria-pressed", "false");
+  }).observe(view, { attributes: true, attributeFilter: ["hidden"] });
   back.addEventListener("click", () => show(false));
   mark.addEventListener("click", markSelection);
   document.addEventListener("selectionchange", noteSelection);
