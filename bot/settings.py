@@ -76,6 +76,7 @@ class Settings:
         review_low_confidence: a message whose top intent is below this confidence (though not a
             fallback) is kept for review (``bot.review.capture``).
         review_keep_days: days a message stays in the review queue before it is purged.
+        metrics_keep_days: days the per-turn rows of the dashboard (intents, misunderstandings) are kept.
         trusted_proxies: comma-separated addresses or networks (CIDR) of the proxies in front of
             Rasa (nginx, the App's backend) whose ``X-Forwarded-For``/``X-Real-IP`` are believed.
     """
@@ -114,6 +115,7 @@ class Settings:
     codes_per_client_hour: int = 10
     review_low_confidence: float = 0.6
     review_keep_days: int = 90
+    metrics_keep_days: int = 400
     trusted_proxies: str = "127.0.0.1/32,::1/128"
 
     @property
@@ -183,6 +185,8 @@ class Settings:
             raise SettingsError(
                 "BOT_REVIEW_LOW_CONFIDENCE must be above 0 and at most 1, BOT_REVIEW_KEEP_DAYS positive"
             )
+        if self.metrics_keep_days < 31:
+            raise SettingsError("BOT_METRICS_KEEP_DAYS must be at least 31 (the dashboard shows 30 days)")
         if self.agent_handle_minutes <= 0 or self.agent_session_hours <= 0 or self.agent_idle_minutes <= 0:
             raise SettingsError(
                 "BOT_AGENT_HANDLE_MINUTES, BOT_AGENT_SESSION_HOURS and BOT_AGENT_IDLE_MINUTES"
@@ -269,6 +273,7 @@ def settings_from_env(environ: os._Environ[str] | dict[str, str] | None = None) 
         codes_per_client_hour=int(env.get("BOT_CODES_PER_CLIENT_HOUR", defaults.codes_per_client_hour)),
         review_low_confidence=float(env.get("BOT_REVIEW_LOW_CONFIDENCE", defaults.review_low_confidence)),
         review_keep_days=int(env.get("BOT_REVIEW_KEEP_DAYS", defaults.review_keep_days)),
+        metrics_keep_days=int(env.get("BOT_METRICS_KEEP_DAYS", defaults.metrics_keep_days)),
         trusted_proxies=env.get("BOT_TRUSTED_PROXIES", defaults.trusted_proxies),
     ).check()
 

@@ -43,7 +43,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.clock import Clock, SystemClock
 from bot.db import Store, StoreUnavailable
-from bot.metrics.service import prune_seen, record_events
+from bot.metrics.service import prune_seen, prune_turns, record_events
 from bot.review.capture import find_misunderstood
 from bot.review.queue import purge, record_captured
 from bot.settings import Settings
@@ -147,6 +147,7 @@ class MetricsConsumer:
                 record_captured(session, captured, escalations)
                 if time.monotonic() - self._last_prune > PRUNE_EVERY_SECONDS:
                     prune_seen(session, now - KEEP_DIGESTS)
+                    prune_turns(session, now - timedelta(days=self.settings.metrics_keep_days))
                     purge(session, now - timedelta(days=self.settings.review_keep_days))
                     self._last_prune = time.monotonic()
         except SQLAlchemyError as exc:  # a constraint race or a server error: retry the batch later

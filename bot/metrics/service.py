@@ -206,6 +206,15 @@ def prune_seen(session: Session, before: datetime) -> int:
     return int(result.rowcount or 0)
 
 
+def prune_turns(session: Session, before: datetime) -> int:
+    """Forgets the per-turn rows (intents, misunderstandings) of messages before ``before``;
+    returns how many. The conversation rows and latencies are kept."""
+    found = 0
+    for model in (TurnFact, Misunderstanding):
+        found += int(session.execute(delete(model).where(model.user_at < before)).rowcount or 0)
+    return found
+
+
 def _percentile(session: Session, since: Optional[datetime], share: float, count: int) -> Optional[int]:
     """Nearest-rank percentile of the response latencies (portable: SQLite and PostgreSQL)."""
     if count == 0:

@@ -17,8 +17,8 @@ from bot.cli import main
 from bot.clock import FixedClock
 from bot.db import Store
 from bot.metrics.consumer import MetricsConsumer
-from bot.metrics.models import ConversationMetrics, ResponseLatency, SeenEvent
-from bot.metrics.service import prune_seen, record_event, summary
+from bot.metrics.models import ConversationMetrics, ResponseLatency, SeenEvent, TurnFact
+from bot.metrics.service import prune_seen, prune_turns, record_event, summary
 from bot.settings import settings_from_env
 from tests.support.rasa_events import (
     T0,
@@ -127,6 +127,23 @@ def test_old_digests_are_pruned(store: Store) -> None:
     with store.transaction() as session:
         assert prune_seen(session, NOW - timedelta(days=7)) == 1
         assert session.scalar(select(func.count()).select_from(SeenEvent)) == 1
+
+
+def test_old_turn_rows_are_pruned_and_the_conversations_kept(store: Store) -> None:
+    record_all(store, balance_turn("c-old", T0 - 500 * 86400, latency=0.2))
+    record_all(store, balance_turn("c-new", T0, latency=0.2))
+    with store.transaction() as session:
+        assert prune_turns(session, AT0 - timedelta(days=400)) >= 1
+        kept = session.scalars(select(TurnFact.conversation_id)).all()
+        assert kept and set(kept) == {"c-new"}
+        assert session.get(ConversationMetrics, "c-old") is not None
+        assert session.scalar(select(func.count()).select_from(ResponseLatency)) == 2
+
+
+def test_turn_rows_are_kept_at_least_the_dashboards_month() -> None:
+    assert settings_from_env({"BOT_ENV": "test"}).metrics_keep_days == 400
+    with pytest.raises(bot_settings.SettingsError, match="BOT_METRICS_KEEP_DAYS"):
+        settings_from_env({"BOT_ENV": "test", "BOT_METRICS_KEEP_DAYS": "30"})
 
 
 def test_a_batch_drops_unreadable_messages_and_counts_the_rest(store: Store, clock: FixedClock) -> None:
