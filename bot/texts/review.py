@@ -74,6 +74,7 @@ def exported(written: int, marked: int, path: str) -> str:
 
 #: The console's review page (``bot.channels.agent_console.review``).
 NOT_SUPERVISOR = "只有主管账号可以查看和标注待审消息。"
+NO_SUCH_ITEM = "没有这条待审消息（可能已过保留期被清除）。"
 BAD_LABEL_REQUEST = (
     "请求格式不正确：ids 须为消息编号列表，intent 须为意图名，entities 须按消息编号给出实体列表。"
 )

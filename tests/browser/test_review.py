@@ -114,6 +114,16 @@ def test_a_supervisor_labels_two_messages_of_a_group_at_once(
     expect(row).to_contain_text(f"会话 reviewui-{seeded.tag}-1")
     expect(row).to_contain_text("置信度 0.42")
 
+    # The conversation the message came from, read from the tracker store.
+    servers.say(f"reviewui-{seeded.tag}-1", "你好")
+    row.locator(".review-open").click()
+    talk = row.locator(".review-transcript")
+    expect(talk).to_be_visible()
+    expect(talk.locator(".review-user")).to_have_text("用户：你好")
+    expect(talk.locator(".review-bot").first).to_contain_text("机器人：")
+    row.locator(".review-open").click()
+    expect(talk).to_be_hidden()
+
     # Text is text: the markup in a message is shown as written, never as HTML.
     other = page.locator(f'.review-group[data-key="{seeded.other_key}"] .review-text')
     expect(other).to_have_text(f"{seeded.tag} 138****5678 <b>宽带</b>咋办")

@@ -76,7 +76,9 @@ async def api(sqlite_store: Store, clock: FixedClock) -> AsyncIterator[Api]:
     )
     async with serve([channel], agent) as (url, _):
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=20)) as http:
-            yield Api(url, http, ids)
+            found = Api(url, http, ids)
+            found.tracker_store = agent.tracker_store  # type: ignore[attr-defined]
+            yield found
 
 
 def _item(store: Store, item_id: int) -> ReviewItem:
@@ -233,3 +235,27 @@ async def test_a_refused_label_is_a_400_in_chinese_and_labels_nothing(
     assert (status, answer) == (400, {"error": error})
     for item_id in api.ids["balance"] + api.ids["other"]:
         assert _item(sqlite_store, item_id).status == "pending"
+
+
+async def test_a_supervisor_reads_the_transcript_of_a_messages_conversation(api: Api) -> None:
+    from rasa.shared.core.events import BotUttered, UserUttered
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    tracker = DialogueStateTracker.from_events(
+        "c-1",
+        [
+            UserUttered("卡里还剩多少大洋", {"name": "nlu_fallback", "confidence": 0.42}),
+            BotUttered("您是想查询余额吗？"),
+        ],
+    )
+    await api.tracker_store.save(tracker)  # type: ignore[attr-defined]
+    item = api.ids["balance"][0]
+    for token in (None, "not-a-token"):
+        assert await api.request("GET", f"review/{item}/transcript", token) == UNAUTHORIZED
+    assert await api.request("GET", f"review/{item}/transcript", await api.login("staff")) == FORBIDDEN
+    lead = await api.login("lead")
+    status, body = await api.request("GET", f"review/{item}/transcript", lead)
+    assert status == 200 and body["conversation_id"] == "c-1"
+    assert [entry["text"] for entry in body["transcript"]] == ["卡里还剩多少大洋", "您是想查询余额吗？"]
+    status, body = await api.request("GET", "review/999999/transcript", lead)
+    assert status == 404 and body["error"].startswith("没有这条待审消息")

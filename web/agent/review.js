@@ -5,7 +5,7 @@
 // The page lists the pending misunderstood messages grouped by similar text; the supervisor ticks
 // several (or a whole group), picks an intent, optionally marks entities by selecting text in a
 // message, and submits: the labelled messages leave the list. Message texts are set with
-// textContent only. The console opens transcripts by handoff, so an item shows its conversation id.
+// textContent only. 查看对话 opens the whole conversation a message came from (api/review/<id>/transcript).
 
 const TEXT = {
   menu: "待标注",
@@ -25,6 +25,9 @@ const TEXT = {
   noIntent: "请先选择意图。",
   remove: "移除",
   conversation: "会话",
+  transcript: "查看对话",
+  hideTranscript: "收起对话",
+  who: { user: "用户", bot: "机器人", agent: "客服", system: "系统" },
   confidence: "置信度",
   predicted: "模型判断",
 };
@@ -177,7 +180,31 @@ export function mountReview({ call, el, me }) {
       el("time", "", when(item.time)),
       el("span", "review-conversation", `${TEXT.conversation} ${item.conversation_id}`),
     );
-    body.append(text, meta, entityList(item.id));
+    const open = el("button", "link review-open", TEXT.transcript);
+    open.type = "button";
+    const talk = el("ol", "review-transcript");
+    talk.hidden = true;
+    open.addEventListener("click", async () => {
+      if (!talk.hidden) {
+        talk.hidden = true;
+        open.textContent = TEXT.transcript;
+        return;
+      }
+      try {
+        const data = await call("GET", `review/${item.id}/transcript`);
+        talk.replaceChildren(
+          ...data.transcript.map((entry) =>
+            el("li", `review-line review-${entry.from}`, `${TEXT.who[entry.from] || entry.from}：${entry.text}`),
+          ),
+        );
+        talk.hidden = false;
+        open.textContent = TEXT.hideTranscript;
+      } catch (problem) {
+        showError(problem.message);
+      }
+    });
+    meta.append(open);
+    body.append(text, meta, entityList(item.id), talk);
     row.append(box, body);
     return row;
   }

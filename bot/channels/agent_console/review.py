@@ -7,10 +7,12 @@
   labels several messages at once, all or nothing; a refused label is a 400 with the sentence of
   ``bot.texts.review``.
 
+* ``GET api/review/<id>/transcript``: the whole conversation the message came from, as the handoff
+  view shows a transcript (from the tracker store; the guard masked secrets before Rasa kept them).
+
 401 without a valid token, then 403 for an agent without the ``supervisor`` role, as the dashboard.
 The texts were masked when captured (``bot.review.capture.mask_text``); they are sent as they are
-stored, and the page shows them as text. The console opens transcripts by handoff only, so an item
-carries its conversation id, not a link.
+stored, and the page shows them as text.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from bot.settings import PROJECT_ROOT
 from bot.texts.dashboard import intent_label
 from bot.texts.review import (
     BAD_LABEL_REQUEST,
+    NO_SUCH_ITEM,
     NOT_SUPERVISOR,
     REASON_LABELS,
     console_labelled,
@@ -161,3 +164,27 @@ async def label_review(store: ConsoleStore, request: Request) -> dict[str, Any]:
         }
 
     return await as_agent(store, request, write)
+
+
+async def read_review_transcript(store: ConsoleStore, request: Request, item_id: int) -> dict[str, Any]:
+    """The transcript of the conversation of review item ``item_id``, for a supervisor.
+
+    Raises:
+        ApiError: 401 without a valid token, 403 without the supervisor role, 404 for no such item;
+            the store's errors.
+    """
+    from bot.channels.agent_console import tracker
+    from bot.review.models import ReviewItem
+
+    def find(session: Session, agent: Agent, now: datetime, services: Services) -> str:
+        _supervisor(agent)
+        item = session.get(ReviewItem, item_id)
+        if item is None:
+            raise ApiError(404, NO_SUCH_ITEM)
+        return item.conversation_id
+
+    conversation_id = await as_agent(store, request, find)
+    return {
+        "conversation_id": conversation_id,
+        "transcript": await tracker.transcript(request.app, conversation_id),
+    }

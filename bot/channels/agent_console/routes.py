@@ -27,7 +27,7 @@ from bot.channels.agent_console.api import api, json_body, text_field
 from bot.channels.agent_console.dashboard import read_dashboard
 from bot.channels.agent_console.delivery import CLOSED_TEXT, HANDED_BACK_TEXT
 from bot.channels.agent_console.namespace import ConsoleUpdates
-from bot.channels.agent_console.review import label_review, read_review
+from bot.channels.agent_console.review import label_review, read_review, read_review_transcript
 from bot.channels.agent_console.serialise import agent_json, handoff_json, iso
 from bot.channels.agent_console.signin import LoginThrottle, as_agent, sign_in, sign_out
 from bot.channels.agent_console.static import console_file
@@ -90,6 +90,11 @@ def console_blueprint(
     @api
     async def review(request: Request) -> HTTPResponse:
         return response.json(await read_review(store, request))
+
+    @hook.route("/api/review/<item_id:int>/transcript", methods=["GET"])
+    @api
+    async def review_transcript(request: Request, item_id: int) -> HTTPResponse:
+        return response.json(await read_review_transcript(store, request, item_id))
 
     @hook.route("/api/review/label", methods=["POST"])
     @api
