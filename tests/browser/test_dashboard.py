@@ -33,7 +33,7 @@ from bot.channels.agent_console import AgentConsoleInput
 from bot.clock import SHANGHAI, FixedClock
 from bot.db import Store
 from bot.migrate import upgrade
-from tests.support.browser import ARTIFACTS
+from tests.support.browser import ARTIFACTS, console_window
 from tests.support.dashboard import AGENT, PASSWORD, SUPERVISOR, Week, seed_week
 from tests.support.sanic_server import serve
 from tests.support.settings import SETTINGS
@@ -97,19 +97,8 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
 
 @pytest.fixture
 def dash_page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Page]:
-    context = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    try:
+    with console_window(browser, request.node.name) as page:
         yield page
-        assert errors == [], f"errors in the console: {errors}"
-    finally:
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        try:
-            page.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
-        finally:
-            context.close()
 
 
 # --- the figures, from the Week record ------------------------------------------------------------

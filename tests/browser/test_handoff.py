@@ -15,7 +15,7 @@ from playwright.sync_api import Browser, Page, expect
 from bot.handoff import handoffs
 from bot.seed import DEMO_AGENT_NAME, DEMO_AGENT_USERNAME
 from bot.settings import DEV_AGENT_PASSWORD
-from tests.support.browser import ARTIFACTS, Chat, tracker_events
+from tests.support.browser import ARTIFACTS, Chat, console_window, tracker_events
 from tests.support.servers import Servers
 
 #: Shorter than the console's own refresh (5 s): what arrives sooner came by push.
@@ -25,19 +25,8 @@ LIVE_MS = 4_000
 @pytest.fixture
 def console_page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Page]:
     """The agent console in a browser context of its own (another person, another machine)."""
-    context = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    try:
+    with console_window(browser, f"{request.node.name}-console") as page:
         yield page
-        assert errors == [], f"errors in the console: {errors}"
-    finally:
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        try:
-            page.screenshot(path=str(ARTIFACTS / f"{request.node.name}-console.png"), full_page=True)
-        finally:
-            context.close()
 
 
 def _open_handoff_id(servers: Servers, conversation_id: str) -> int:

@@ -3,16 +3,37 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import requests
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import Browser, Locator, Page, expect
 
 from bot.settings import PROJECT_ROOT
 from tests.support.servers import API_TOKEN, Servers
 
 #: Where the browser tests leave their screenshots.
 ARTIFACTS = PROJECT_ROOT / "test-artifacts" / "browser"
+
+
+@contextmanager
+def console_window(browser: Browser, screenshot: str) -> Iterator[Page]:
+    """A page in a browser context of its own (another person, another machine), 1280×900, zh-CN:
+    fails the test on a script error in the page, and leaves ``ARTIFACTS/<screenshot>.png``."""
+    context = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    try:
+        yield page
+        assert errors == [], f"errors in the console: {errors}"
+    finally:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        try:
+            page.screenshot(path=str(ARTIFACTS / f"{screenshot}.png"), full_page=True)
+        finally:
+            context.close()
 
 
 class Chat:
