@@ -33,6 +33,7 @@ from rasa.core.channels.channel import UserMessage
 
 from bot.rasa_patches import ACTION_FAILURES, PAUSED_CONVERSATIONS
 from bot.replies import ACTION_FAILURE_TEXT, WAITING_TEXT
+from bot.secret_shapes import ID_NUMBER, SIX_CHARS
 
 if TYPE_CHECKING:  # the services (and the store behind them) are built lazily, in the server
     from bot.handoff.handoffs import Wait
@@ -43,9 +44,6 @@ logger = logging.getLogger(__name__)
 MASK = "******"
 SECRET_INTENT = "provide_secret"  # noqa: S105 - an intent name, not a secret
 
-# An 18-character resident ID number, or six digits / five digits and X standing alone.
-_ID_NUMBER = re.compile(r"(?<![0-9A-Za-z])\d{17}[\dXx](?![0-9A-Za-z])")
-_SIX = re.compile(r"(?<![0-9A-Za-z])\d{5}[\dXx](?![0-9A-Za-z])")
 _SEPARATORS = re.compile(r"[\s\-_.,，。、]")
 
 
@@ -65,17 +63,17 @@ def screen(text: str) -> Screened:
     """
     normal = unicodedata.normalize("NFKC", text or "")
     candidate: Optional[str] = None
-    id_match = _ID_NUMBER.search(normal)
+    id_match = ID_NUMBER.search(normal)
     if id_match:
         candidate = id_match.group(0)[-6:]
-    masked = _ID_NUMBER.sub(MASK * 3, normal)
-    six = _SIX.search(masked)
+    masked = ID_NUMBER.sub(MASK * 3, normal)
+    six = SIX_CHARS.search(masked)
     if six and candidate is None:
         candidate = six.group(0)
-    masked = _SIX.sub(MASK, masked)
+    masked = SIX_CHARS.sub(MASK, masked)
     if candidate is None:
         compact = _SEPARATORS.sub("", masked)
-        if _SIX.fullmatch(compact):
+        if SIX_CHARS.fullmatch(compact):
             candidate, masked = compact, MASK
     if candidate is None:
         return Screened(text=text, secret=None)

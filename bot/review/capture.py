@@ -40,6 +40,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Optional
 
 from bot.phone import PHONE_IN_TEXT
+from bot.secret_shapes import ID_NUMBER, SIX_CHARS
 from bot.texts.formats import mask_phone
 
 FALLBACK_INTENT = "nlu_fallback"
@@ -53,9 +54,8 @@ NOT_MISUNDERSTANDING = frozenset({"complaint", "locked", "dependency"})
 HANDOFF_WINDOW = timedelta(minutes=10)
 
 _FULL_WIDTH_DIGITS = str.maketrans("０１２３４５６７８９", "0123456789")
-_ID_NUMBER = re.compile(r"(?<![0-9A-Za-z])(?:\d{17}[\dXx]|\d{15})(?![0-9A-Za-z])")
+# Twelve or more digits in a row: an old 15-digit ID number, a bank card, an account number.
 _LONG_DIGITS = re.compile(r"(?<!\d)\d{12,}(?!\d)")
-_SIX = re.compile(r"(?<![0-9A-Za-z])\d{5}[\dXx](?![0-9A-Za-z])")
 
 
 @dataclass(frozen=True)
@@ -84,10 +84,10 @@ def mask_text(text: str) -> str:
     """``text`` with mobile numbers shown as ``138****8000`` and ID numbers, six-character codes
     and runs of twelve or more digits as asterisks (full-width digits are read as digits)."""
     text = (text or "").translate(_FULL_WIDTH_DIGITS)
-    text = _ID_NUMBER.sub(lambda m: "*" * len(m.group(0)), text)
+    text = ID_NUMBER.sub(lambda m: "*" * len(m.group(0)), text)
     text = _LONG_DIGITS.sub(lambda m: "*" * len(m.group(0)), text)
     text = PHONE_IN_TEXT.sub(lambda m: mask_phone(re.sub(r"\D", "", m.group(1))), text)
-    return _SIX.sub("******", text)
+    return SIX_CHARS.sub("******", text)
 
 
 def review_digest(conversation_id: str, timestamp: float, text: str) -> str:
